@@ -1,0 +1,115 @@
+//! The per-request state machine. It reads what Envoy hands it, asks the plain-Rust modules
+//! what to do, and applies their answer. Every host call of a request lives here.
+
+use std::rc::Rc;
+use std::time::SystemTime;
+
+use log::{debug, warn};
+use proxy_wasm::traits::{Context, HttpContext};
+use proxy_wasm::types::Action;
+
+use crate::favicon::{favicon_reply, is_favicon_request};
+use crate::local_reply::LocalReply;
+use crate::metrics::{status_class_metric, Metric};
+use crate::root::Shared;
+
+/// Where a request is in its one-way trip through the filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Request headers not seen yet.
+    Deciding,
+    /// The filter answered from the request phase. Envoy runs this filter's response
+    /// callbacks for that reply too; they must leave it alone.
+    AnsweredLocally,
+    /// The request went upstream and its response passes through unchanged.
+    PassingThrough,
+}
+
+pub struct EdgeFilter {
+    context_id: u32,
+    shared: Rc<Shared>,
+    phase: Phase,
+    started_at: Option<SystemTime>,
+}
+
+impl EdgeFilter {
+    pub fn new(context_id: u32, shared: Rc<Shared>) -> Self {
+        EdgeFilter {
+            context_id,
+            shared,
+            phase: Phase::Deciding,
+            started_at: None,
+        }
+    }
+
+    /// A request header as text. Bytes that are not UTF-8 become U+FFFD: the filter only
+    /// parses tokens from headers, and the SDK's text getter would panic on them.
+    fn request_header(&self, name: &str) -> Option<String> {
+        self.get_http_request_header_bytes(name)
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    fn response_header(&self, name: &str) -> Option<String> {
+        self.get_http_response_header_bytes(name)
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// Sends `reply` and stops the request: nothing goes upstream. This must be the last
+    /// host call of the callback, which then returns `Action::Pause`.
+    fn answer_locally(&mut self, reply: &LocalReply) -> Action {
+        let headers = reply
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        self.phase = Phase::AnsweredLocally;
+        self.send_http_response(reply.status, headers, Some(&reply.body));
+        Action::Pause
+    }
+}
+
+impl Context for EdgeFilter {}
+
+impl HttpContext for EdgeFilter {
+    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        self.started_at = Some(self.get_current_time());
+        self.shared.metrics.increment(Metric::HttpRequests);
+
+        let method = self.request_header(":method").unwrap_or_default();
+        let path = self.request_header(":path").unwrap_or_default();
+
+        if is_favicon_request(&self.shared.config.favicon, &method, &path) {
+            debug!("#{} favicon answered locally", self.context_id);
+            self.shared.metrics.increment(Metric::FaviconResponses);
+            let reply = favicon_reply(&self.shared.config.favicon);
+            return self.answer_locally(&reply);
+        }
+
+        self.phase = Phase::PassingThrough;
+        Action::Continue
+    }
+
+    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        let status = self
+            .response_header(":status")
+            .and_then(|s| s.parse::<u32>().ok());
+        match status.and_then(status_class_metric) {
+            Some(metric) => self.shared.metrics.increment(metric),
+            None => warn!("#{} response without a valid :status", self.context_id),
+        }
+
+        Action::Continue
+    }
+
+    fn on_log(&mut self) {
+        let Some(started_at) = self.started_at else {
+            return;
+        };
+        let elapsed = self
+            .get_current_time()
+            .duration_since(started_at)
+            .unwrap_or_default();
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        self.shared.metrics.record(Metric::RequestDuration, micros);
+    }
+}
