@@ -1,0 +1,11 @@
+//! The end-to-end harness: a real Envoy running the real module in front of a scripted
+//! upstream, and a plain HTTP/1.1 client that shows exactly what a user would receive.
+#![allow(dead_code)]
+
+pub mod client;
+pub mod envoy;
+pub mod upstream;
+
+pub use client::{Request, Response};
+pub use envoy::{Envoy, EnvoyOptions};
+pub use upstream::{RecordedRequest, Reply, Upstream};
