@@ -362,7 +362,10 @@ impl TryFrom<RawFavicon> for FaviconConfig {
         if body.len() > MAX_FAVICON_BYTES {
             return Err(ConfigError::new(
                 "favicon.body_base64",
-                format!("the icon is {} bytes, at most {MAX_FAVICON_BYTES}", body.len()),
+                format!(
+                    "the icon is {} bytes, at most {MAX_FAVICON_BYTES}",
+                    body.len()
+                ),
             ));
         }
 
@@ -424,7 +427,12 @@ impl TryFrom<RawQueryCache> for QueryCacheConfig {
             check_path(&format!("query_cache.prefixes[{i}]"), prefix)?;
         }
 
-        let max_entries = in_range("query_cache.max_entries", raw.max_entries, 1, u32::MAX as u64)?;
+        let max_entries = in_range(
+            "query_cache.max_entries",
+            raw.max_entries,
+            1,
+            u32::MAX as u64,
+        )?;
         let max_bytes = in_range("query_cache.max_bytes", raw.max_bytes, 1, u32::MAX as u64)?;
         let max_entry_bytes = in_range(
             "query_cache.max_entry_bytes",
@@ -492,7 +500,10 @@ impl TryFrom<RawCompression> for CompressionConfig {
                 }
             };
             if encodings.contains(&encoding) {
-                return Err(ConfigError::new(&field, format!("{name:?} is listed twice")));
+                return Err(ConfigError::new(
+                    &field,
+                    format!("{name:?} is listed twice"),
+                ));
             }
             encodings.push(encoding);
         }
@@ -513,7 +524,9 @@ impl TryFrom<RawCompression> for CompressionConfig {
             if !is_media_range(&media_type) {
                 return Err(ConfigError::new(
                     &format!("compression.content_types[{i}]"),
-                    format!("{media_type:?} is not a media type such as \"text/html\" or \"text/*\""),
+                    format!(
+                        "{media_type:?} is not a media type such as \"text/html\" or \"text/*\""
+                    ),
                 ));
             }
             content_types.push(media_type);
@@ -534,7 +547,11 @@ impl TryFrom<RawMetrics> for MetricsConfig {
     type Error = ConfigError;
 
     fn try_from(raw: RawMetrics) -> Result<Self, Self::Error> {
-        if !raw.prefix.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+        if !raw
+            .prefix
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b'_')
+        {
             return Err(ConfigError::new(
                 "metrics.prefix",
                 format!("{:?} may hold only a-z and '_'", raw.prefix),
@@ -582,7 +599,9 @@ fn check_path(field: &str, path: &str) -> Result<(), ConfigError> {
 }
 
 fn is_header_value(value: &str) -> bool {
-    value.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+    value
+        .bytes()
+        .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
 }
 
 fn is_media_range(media_type: &str) -> bool {

@@ -56,8 +56,14 @@ fn the_documented_full_example_is_accepted() {
 
     assert_eq!(config.favicon.body, vec![0, 0, 1]);
     assert_eq!(config.health.paths, vec!["/health", "/ready"]);
-    assert_eq!(config.compression.encodings, vec![Encoding::Brotli, Encoding::Gzip]);
-    assert_eq!(config.compression.content_types, vec!["text/*", "application/json"]);
+    assert_eq!(
+        config.compression.encodings,
+        vec![Encoding::Brotli, Encoding::Gzip]
+    );
+    assert_eq!(
+        config.compression.content_types,
+        vec!["text/*", "application/json"]
+    );
 }
 
 #[test]
@@ -87,51 +93,126 @@ fn every_rejection_names_its_field() {
         (r#"{"favicon": {"enabled": "yes"}}"#, "favicon.enabled"),
         (r#"{"favicon": {"max_age": "60"}}"#, "favicon.max_age"),
         (r#"{"health": {"paths": "/health"}}"#, "health.paths"),
-        (r#"{"query_cache": {"max_entries": 1.5}}"#, "query_cache.max_entries"),
-        (r#"{"compression": {"gzip_level": null}}"#, "compression.gzip_level"),
+        (
+            r#"{"query_cache": {"max_entries": 1.5}}"#,
+            "query_cache.max_entries",
+        ),
+        (
+            r#"{"compression": {"gzip_level": null}}"#,
+            "compression.gzip_level",
+        ),
         // favicon ranges.
         (r#"{"favicon": {"max_age": -1}}"#, "favicon.max_age"),
         (r#"{"favicon": {"max_age": 31536001}}"#, "favicon.max_age"),
         (r#"{"favicon": {"path": "favicon.ico"}}"#, "favicon.path"),
         (r#"{"favicon": {"path": "/fav icon"}}"#, "favicon.path"),
-        (r#"{"favicon": {"body_base64": "not base64!"}}"#, "favicon.body_base64"),
-        (r#"{"favicon": {"content_type": ""}}"#, "favicon.content_type"),
-        (r#"{"favicon": {"content_type": "a\nb"}}"#, "favicon.content_type"),
+        (
+            r#"{"favicon": {"body_base64": "not base64!"}}"#,
+            "favicon.body_base64",
+        ),
+        (
+            r#"{"favicon": {"content_type": ""}}"#,
+            "favicon.content_type",
+        ),
+        (
+            r#"{"favicon": {"content_type": "a\nb"}}"#,
+            "favicon.content_type",
+        ),
         // health ranges.
         (r#"{"health": {"paths": []}}"#, "health.paths"),
         (r#"{"health": {"paths": ["health"]}}"#, "health.paths[0]"),
         (r#"{"health": {"ttl": "5"}}"#, "health.ttl"),
         (r#"{"health": {"ttl": "2h"}}"#, "health.ttl"),
-        (r#"{"health": {"failure_ttl": "-1s"}}"#, "health.failure_ttl"),
+        (
+            r#"{"health": {"failure_ttl": "-1s"}}"#,
+            "health.failure_ttl",
+        ),
         // query cache ranges.
-        (r#"{"query_cache": {"prefixes": [""]}}"#, "query_cache.prefixes[0]"),
-        (r#"{"query_cache": {"prefixes": ["/a", "b"]}}"#, "query_cache.prefixes[1]"),
-        (r#"{"query_cache": {"max_entries": 0}}"#, "query_cache.max_entries"),
-        (r#"{"query_cache": {"max_bytes": 0}}"#, "query_cache.max_bytes"),
-        (r#"{"query_cache": {"max_entry_bytes": 0}}"#, "query_cache.max_entry_bytes"),
+        (
+            r#"{"query_cache": {"prefixes": [""]}}"#,
+            "query_cache.prefixes[0]",
+        ),
+        (
+            r#"{"query_cache": {"prefixes": ["/a", "b"]}}"#,
+            "query_cache.prefixes[1]",
+        ),
+        (
+            r#"{"query_cache": {"max_entries": 0}}"#,
+            "query_cache.max_entries",
+        ),
+        (
+            r#"{"query_cache": {"max_bytes": 0}}"#,
+            "query_cache.max_bytes",
+        ),
+        (
+            r#"{"query_cache": {"max_entry_bytes": 0}}"#,
+            "query_cache.max_entry_bytes",
+        ),
         (
             r#"{"query_cache": {"max_bytes": 10, "max_entry_bytes": 11}}"#,
             "query_cache.max_entry_bytes",
         ),
-        (r#"{"query_cache": {"default_ttl": "31d"}}"#, "query_cache.default_ttl"),
-        (r#"{"query_cache": {"default_ttl": "721h"}}"#, "query_cache.default_ttl"),
-        (r#"{"query_cache": {"sweep_interval": "500ms"}}"#, "query_cache.sweep_interval"),
-        (r#"{"query_cache": {"sweep_interval": "2h"}}"#, "query_cache.sweep_interval"),
+        (
+            r#"{"query_cache": {"default_ttl": "31d"}}"#,
+            "query_cache.default_ttl",
+        ),
+        (
+            r#"{"query_cache": {"default_ttl": "721h"}}"#,
+            "query_cache.default_ttl",
+        ),
+        (
+            r#"{"query_cache": {"sweep_interval": "500ms"}}"#,
+            "query_cache.sweep_interval",
+        ),
+        (
+            r#"{"query_cache": {"sweep_interval": "2h"}}"#,
+            "query_cache.sweep_interval",
+        ),
         (
             r#"{"query_cache": {"ignored_query_params": [""]}}"#,
             "query_cache.ignored_query_params[0]",
         ),
         // compression ranges.
-        (r#"{"compression": {"encodings": []}}"#, "compression.encodings"),
-        (r#"{"compression": {"encodings": ["deflate"]}}"#, "compression.encodings[0]"),
-        (r#"{"compression": {"encodings": ["gzip", "gzip"]}}"#, "compression.encodings[1]"),
-        (r#"{"compression": {"gzip_level": 0}}"#, "compression.gzip_level"),
-        (r#"{"compression": {"gzip_level": 10}}"#, "compression.gzip_level"),
-        (r#"{"compression": {"brotli_quality": 12}}"#, "compression.brotli_quality"),
-        (r#"{"compression": {"min_length": -1}}"#, "compression.min_length"),
-        (r#"{"compression": {"content_types": []}}"#, "compression.content_types"),
-        (r#"{"compression": {"content_types": ["json"]}}"#, "compression.content_types[0]"),
-        (r#"{"compression": {"content_types": ["*/*x"]}}"#, "compression.content_types[0]"),
+        (
+            r#"{"compression": {"encodings": []}}"#,
+            "compression.encodings",
+        ),
+        (
+            r#"{"compression": {"encodings": ["deflate"]}}"#,
+            "compression.encodings[0]",
+        ),
+        (
+            r#"{"compression": {"encodings": ["gzip", "gzip"]}}"#,
+            "compression.encodings[1]",
+        ),
+        (
+            r#"{"compression": {"gzip_level": 0}}"#,
+            "compression.gzip_level",
+        ),
+        (
+            r#"{"compression": {"gzip_level": 10}}"#,
+            "compression.gzip_level",
+        ),
+        (
+            r#"{"compression": {"brotli_quality": 12}}"#,
+            "compression.brotli_quality",
+        ),
+        (
+            r#"{"compression": {"min_length": -1}}"#,
+            "compression.min_length",
+        ),
+        (
+            r#"{"compression": {"content_types": []}}"#,
+            "compression.content_types",
+        ),
+        (
+            r#"{"compression": {"content_types": ["json"]}}"#,
+            "compression.content_types[0]",
+        ),
+        (
+            r#"{"compression": {"content_types": ["*/*x"]}}"#,
+            "compression.content_types[0]",
+        ),
         // metrics.
         (r#"{"metrics": {"prefix": "Edge-"}}"#, "metrics.prefix"),
     ];

@@ -11,7 +11,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(digits_end);
 
-    let refuse = || format!("{text:?} is not a duration such as \"250ms\", \"5s\", \"10m\" or \"1h\"");
+    let refuse =
+        || format!("{text:?} is not a duration such as \"250ms\", \"5s\", \"10m\" or \"1h\"");
     if number.is_empty() {
         return Err(refuse());
     }
@@ -49,8 +50,20 @@ mod tests {
     #[test]
     fn refuses_what_is_not_a_whole_number_and_unit() {
         let cases = [
-            "", "5", "s", "-5s", "+5s", "1.5s", " 5s", "5s ", "5 s", "5S", "5d", "5sec",
-            "99999999999999999999s", "18446744073709551615h",
+            "",
+            "5",
+            "s",
+            "-5s",
+            "+5s",
+            "1.5s",
+            " 5s",
+            "5s ",
+            "5 s",
+            "5S",
+            "5d",
+            "5sec",
+            "99999999999999999999s",
+            "18446744073709551615h",
         ];
         for text in cases {
             assert!(parse_duration(text).is_err(), "{text:?} should be refused");

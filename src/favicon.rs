@@ -63,7 +63,11 @@ mod tests {
             ("GET", "", false),
         ];
         for (method, path, expected) in cases {
-            assert_eq!(is_favicon_request(&config, method, path), expected, "{method} {path}");
+            assert_eq!(
+                is_favicon_request(&config, method, path),
+                expected,
+                "{method} {path}"
+            );
         }
     }
 

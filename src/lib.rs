@@ -19,6 +19,7 @@ pub mod config;
 pub mod duration;
 pub mod favicon;
 pub mod filter;
+pub mod http;
 pub mod local_reply;
 pub mod metrics;
 pub mod root;

@@ -35,25 +35,101 @@ pub enum Metric {
 
 /// Name (without the configured prefix) and kind of every metric, in [`Metric`] order.
 pub const METRICS: [(Metric, &str, MetricType); 19] = [
-    (Metric::HttpRequests, "http_requests_total", MetricType::Counter),
-    (Metric::HttpResponses1xx, "http_responses_total.status_class.1xx", MetricType::Counter),
-    (Metric::HttpResponses2xx, "http_responses_total.status_class.2xx", MetricType::Counter),
-    (Metric::HttpResponses3xx, "http_responses_total.status_class.3xx", MetricType::Counter),
-    (Metric::HttpResponses4xx, "http_responses_total.status_class.4xx", MetricType::Counter),
-    (Metric::HttpResponses5xx, "http_responses_total.status_class.5xx", MetricType::Counter),
-    (Metric::RequestDuration, "http_request_duration_microseconds", MetricType::Histogram),
-    (Metric::FaviconResponses, "favicon_responses_total", MetricType::Counter),
-    (Metric::HealthCacheHits, "health_cache_hits_total", MetricType::Counter),
-    (Metric::HealthCacheMisses, "health_cache_misses_total", MetricType::Counter),
-    (Metric::QueryCacheHits, "query_cache_hits_total", MetricType::Counter),
-    (Metric::QueryCacheMisses, "query_cache_misses_total", MetricType::Counter),
-    (Metric::QueryCacheStores, "query_cache_stores_total", MetricType::Counter),
-    (Metric::QueryCacheEvictions, "query_cache_evictions_total", MetricType::Counter),
-    (Metric::QueryCacheEntries, "query_cache_entries", MetricType::Gauge),
-    (Metric::QueryCacheBytes, "query_cache_bytes", MetricType::Gauge),
-    (Metric::CompressionResponses, "compression_responses_total", MetricType::Counter),
-    (Metric::CompressionBytesIn, "compression_bytes_in_total", MetricType::Counter),
-    (Metric::CompressionBytesOut, "compression_bytes_out_total", MetricType::Counter),
+    (
+        Metric::HttpRequests,
+        "http_requests_total",
+        MetricType::Counter,
+    ),
+    (
+        Metric::HttpResponses1xx,
+        "http_responses_total.status_class.1xx",
+        MetricType::Counter,
+    ),
+    (
+        Metric::HttpResponses2xx,
+        "http_responses_total.status_class.2xx",
+        MetricType::Counter,
+    ),
+    (
+        Metric::HttpResponses3xx,
+        "http_responses_total.status_class.3xx",
+        MetricType::Counter,
+    ),
+    (
+        Metric::HttpResponses4xx,
+        "http_responses_total.status_class.4xx",
+        MetricType::Counter,
+    ),
+    (
+        Metric::HttpResponses5xx,
+        "http_responses_total.status_class.5xx",
+        MetricType::Counter,
+    ),
+    (
+        Metric::RequestDuration,
+        "http_request_duration_microseconds",
+        MetricType::Histogram,
+    ),
+    (
+        Metric::FaviconResponses,
+        "favicon_responses_total",
+        MetricType::Counter,
+    ),
+    (
+        Metric::HealthCacheHits,
+        "health_cache_hits_total",
+        MetricType::Counter,
+    ),
+    (
+        Metric::HealthCacheMisses,
+        "health_cache_misses_total",
+        MetricType::Counter,
+    ),
+    (
+        Metric::QueryCacheHits,
+        "query_cache_hits_total",
+        MetricType::Counter,
+    ),
+    (
+        Metric::QueryCacheMisses,
+        "query_cache_misses_total",
+        MetricType::Counter,
+    ),
+    (
+        Metric::QueryCacheStores,
+        "query_cache_stores_total",
+        MetricType::Counter,
+    ),
+    (
+        Metric::QueryCacheEvictions,
+        "query_cache_evictions_total",
+        MetricType::Counter,
+    ),
+    (
+        Metric::QueryCacheEntries,
+        "query_cache_entries",
+        MetricType::Gauge,
+    ),
+    (
+        Metric::QueryCacheBytes,
+        "query_cache_bytes",
+        MetricType::Gauge,
+    ),
+    (
+        Metric::CompressionResponses,
+        "compression_responses_total",
+        MetricType::Counter,
+    ),
+    (
+        Metric::CompressionBytesIn,
+        "compression_bytes_in_total",
+        MetricType::Counter,
+    ),
+    (
+        Metric::CompressionBytesOut,
+        "compression_bytes_out_total",
+        MetricType::Counter,
+    ),
 ];
 
 /// The response counter for a status code's class, if the code has one.

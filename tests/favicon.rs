@@ -16,7 +16,10 @@ fn favicon_without_an_icon_is_204_with_cache_control_and_never_reaches_upstream(
     let response = Request::get("/favicon.ico").send(envoy.port);
 
     assert_eq!(response.status, 204);
-    assert_eq!(response.header("cache-control"), Some("public, max-age=86400"));
+    assert_eq!(
+        response.header("cache-control"),
+        Some("public, max-age=86400")
+    );
     assert_eq!(response.header("content-type"), None);
     assert!(response.body.is_empty());
     assert_eq!(upstream.hits(), 0);

@@ -33,7 +33,8 @@ impl Request {
     }
 
     pub fn header(mut self, name: &str, value: &str) -> Request {
-        self.headers.push((name.to_string(), value.as_bytes().to_vec()));
+        self.headers
+            .push((name.to_string(), value.as_bytes().to_vec()));
         self
     }
 
@@ -64,7 +65,11 @@ impl Request {
 
     fn encode(&self) -> Vec<u8> {
         let mut out = format!("{} {} HTTP/1.1\r\n", self.method, self.path).into_bytes();
-        let has = |name: &str| self.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+        let has = |name: &str| {
+            self.headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case(name))
+        };
         if !has("host") {
             out.extend_from_slice(b"host: edge.test\r\n");
         }
@@ -135,7 +140,12 @@ fn read_response(reader: &mut impl BufRead, is_head: bool) -> std::io::Result<Re
         headers.push((name.to_ascii_lowercase(), value.trim().to_string()));
     }
 
-    let find = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+    let find = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
     let chunked = find("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked"));
     let mut body = Vec::new();
     if is_head || status == 204 || status == 304 || (100..200).contains(&status) {

@@ -158,7 +158,9 @@ impl Envoy {
 
     /// What Prometheus would scrape.
     pub fn prometheus(&self) -> String {
-        Request::get("/stats/prometheus").send(self.admin_port).text()
+        Request::get("/stats/prometheus")
+            .send(self.admin_port)
+            .text()
     }
 }
 
@@ -202,9 +204,7 @@ pub fn envoy_binary() -> PathBuf {
 pub fn wasm_module() -> PathBuf {
     let path = std::env::var_os("EDGE_OPTIMIZER_WASM")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            project_root().join("target/wasm32-wasip1/release/edge_optimizer.wasm")
-        });
+        .unwrap_or_else(|| project_root().join("target/wasm32-wasip1/release/edge_optimizer.wasm"));
     assert!(
         path.exists(),
         "{} is missing: build it with `cargo build --release --target wasm32-wasip1` \

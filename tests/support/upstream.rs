@@ -251,7 +251,11 @@ fn streamed(chunks: Vec<Vec<u8>>, pause: Duration, reset: bool) -> ReplyBody {
             if i > 0 && !pause.is_zero() {
                 tokio::time::sleep(pause).await;
             }
-            if sender.send(Ok(Frame::data(Bytes::from(chunk)))).await.is_err() {
+            if sender
+                .send(Ok(Frame::data(Bytes::from(chunk))))
+                .await
+                .is_err()
+            {
                 return;
             }
         }

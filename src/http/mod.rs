@@ -1,0 +1,5 @@
+//! Header grammar with no host calls: each file parses one header and nothing else.
+
+pub mod cache_control;
+pub mod etag;
+pub mod list;
