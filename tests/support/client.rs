@@ -2,7 +2,7 @@
 //! (odd header values included) and returns status, headers and the body as received,
 //! never decompressed, so tests see what a user's client would see.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 

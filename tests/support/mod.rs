@@ -6,6 +6,8 @@ pub mod client;
 pub mod envoy;
 pub mod upstream;
 
+#[allow(unused_imports)]
 pub use client::{Request, Response};
 pub use envoy::{Envoy, EnvoyOptions};
+#[allow(unused_imports)]
 pub use upstream::{RecordedRequest, Reply, Upstream};
