@@ -5,5 +5,6 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash scripts/envoy.sh >/dev/null
+bash scripts/prometheus.sh
 cargo build --release --target wasm32-wasip1
 cargo test "$@"
