@@ -11,3 +11,7 @@ run:
 # Run every test: unit tests and end-to-end tests against a real Envoy.
 test:
     bash scripts/test.sh
+
+# Benchmark the module against Envoy's native filters; writes target/bench/.
+bench *ARGS:
+    bash scripts/bench.sh {{ARGS}}
