@@ -61,11 +61,17 @@ impl Envoy {
 
     /// Starts Envoy; on failure returns its log, so tests can check why it refused.
     pub fn try_start(upstream_port: u16, options: &EnvoyOptions) -> Result<Envoy, String> {
+        Envoy::try_start_bootstrap(&bootstrap(upstream_port, options), options.concurrency)
+    }
+
+    /// Starts Envoy with a bootstrap of the test's own. It must have a listener named `edge`
+    /// and an admin address; ports may be 0.
+    pub fn try_start_bootstrap(bootstrap: &str, concurrency: u32) -> Result<Envoy, String> {
         let dir = tempfile::tempdir().expect("temporary folder for Envoy");
         let config_path = dir.path().join("envoy.yaml");
         let admin_path = dir.path().join("admin-address");
         let log_path = dir.path().join("envoy.log");
-        std::fs::write(&config_path, bootstrap(upstream_port, options)).expect("write config");
+        std::fs::write(&config_path, bootstrap).expect("write config");
 
         let log = std::fs::File::create(&log_path).expect("create the Envoy log");
         let child = Command::new(envoy_binary())
@@ -74,7 +80,7 @@ impl Envoy {
             .arg("--admin-address-path")
             .arg(&admin_path)
             .args(["--disable-hot-restart", "--log-level", "info"])
-            .args(["--concurrency", &options.concurrency.to_string()])
+            .args(["--concurrency", &concurrency.to_string()])
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log handle"))
             .stderr(log)
@@ -91,6 +97,11 @@ impl Envoy {
             Ok(()) => Ok(envoy),
             Err(reason) => Err(format!("{reason}\n{}", envoy.log())),
         }
+    }
+
+    /// This Envoy's own temporary folder.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
     }
 
     fn wait_until_serving(&mut self, admin_path: &Path) -> Result<(), String> {

@@ -8,6 +8,7 @@ pub mod upstream;
 
 #[allow(unused_imports)]
 pub use client::{Request, Response};
+#[allow(unused_imports)]
 pub use envoy::{Envoy, EnvoyOptions};
 #[allow(unused_imports)]
 pub use upstream::{RecordedRequest, Reply, Upstream};
