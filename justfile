@@ -15,3 +15,9 @@ test:
 # Benchmark the module against Envoy's native filters; writes target/bench/.
 bench *ARGS:
     bash scripts/bench.sh {{ARGS}}
+
+# The long soak: 60 s of mixed traffic over 64 connections, Envoy with 2 workers.
+soak:
+    cargo build --release --target wasm32-wasip1
+    EDGE_SOAK_SECONDS=60 EDGE_SOAK_CONNECTIONS=64 EDGE_SOAK_WORKERS=2 \
+        cargo test --release --test soak -- --nocapture
