@@ -9,12 +9,14 @@ use crate::http::cache_control::CacheControl;
 use crate::http::list::split_list;
 use crate::http::media_type;
 
-/// What the request phase learned: the negotiated coding and whether it was a HEAD.
+/// What the request phase learned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RequestFacts {
     /// The coding `Accept-Encoding` chose among the configured ones; None is identity.
     pub negotiated: Option<Encoding>,
     pub is_head: bool,
+    /// The client sent `TE: trailers`: the response may end with trailer fields.
+    pub accepts_trailers: bool,
 }
 
 /// The response headers that matter to compression, read once.
@@ -170,10 +172,12 @@ pub fn is_too_short(exchange: &Exchange) -> bool {
         .is_some_and(|length| length < exchange.config.min_length)
 }
 
-/// The filter cannot write body bytes from the trailers callback, so a stream whose end
-/// comes as trailers would lose the coding's trailer.
-pub fn announces_trailers(exchange: &Exchange) -> bool {
-    exchange.response.announces_trailers
+/// The filter cannot write body bytes from the trailers callback, so a body that ends with
+/// trailer fields would lose the coding's own trailer: the client could not decode it.
+/// Either side may warn of them: the upstream with `Trailer`, the client with `TE: trailers`
+/// (gRPC and its kin; browsers never send it).
+pub fn may_end_with_trailers(exchange: &Exchange) -> bool {
+    exchange.response.announces_trailers || exchange.request.accepts_trailers
 }
 
 pub fn client_wants_identity(exchange: &Exchange) -> bool {
@@ -192,7 +196,7 @@ const IDENTITY_RULES: [(Rule, Skip); 9] = [
     (is_already_encoded, Skip::AlreadyEncoded),
     (forbids_transform, Skip::NoTransform),
     (is_too_short, Skip::TooShort),
-    (announces_trailers, Skip::Trailers),
+    (may_end_with_trailers, Skip::Trailers),
     (client_wants_identity, Skip::ClientWantsIdentity),
 ];
 

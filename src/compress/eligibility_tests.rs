@@ -20,6 +20,7 @@ fn compressible() -> ResponseFacts {
 const GZIP_GET: RequestFacts = RequestFacts {
     negotiated: Some(Encoding::Gzip),
     is_head: false,
+    accepts_trailers: false,
 };
 
 fn decide_with(change: impl Fn(&mut ResponseFacts)) -> Decision {
@@ -219,9 +220,26 @@ fn min_length_rule() {
 
 #[test]
 fn trailers_rule() {
-    let cases = [(false, GZIP), (true, Decision::Identity(Skip::Trailers))];
-    for (announces, expected) in cases {
-        assert_eq!(decide_with(|r| r.announces_trailers = announces), expected);
+    // One line per case: upstream sent `Trailer`, client sent `TE: trailers`, decision.
+    let cases = [
+        (false, false, GZIP),
+        (true, false, Decision::Identity(Skip::Trailers)),
+        (false, true, Decision::Identity(Skip::Trailers)),
+        (true, true, Decision::Identity(Skip::Trailers)),
+    ];
+    for (announces, accepts, expected) in cases {
+        let request = RequestFacts {
+            accepts_trailers: accepts,
+            ..GZIP_GET
+        };
+        let mut response = compressible();
+        response.announces_trailers = announces;
+
+        assert_eq!(
+            decide(&config(), &request, &response),
+            expected,
+            "{announces} {accepts}"
+        );
     }
 }
 
@@ -236,7 +254,7 @@ fn negotiation_rule() {
     for (negotiated, expected) in cases {
         let request = RequestFacts {
             negotiated,
-            is_head: false,
+            ..GZIP_GET
         };
         assert_eq!(decide(&config(), &request, &compressible()), expected);
     }
