@@ -26,7 +26,7 @@ fn text(len: usize) -> Vec<u8> {
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
         out.extend_from_slice(WORDS[(seed >> 33) as usize % WORDS.len()].as_bytes());
-        out.push(if seed % 7 == 0 { b'\n' } else { b' ' });
+        out.push(if seed.is_multiple_of(7) { b'\n' } else { b' ' });
     }
     out.truncate(len);
     out
