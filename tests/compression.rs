@@ -101,6 +101,10 @@ fn bodies_with_a_content_length_round_trip_through_gzip_at_every_size() {
             response.chunked,
             "{size} bytes: sent chunked once the length is gone"
         );
+        println!(
+            "{size} bytes of text became {} bytes of gzip",
+            response.body.len()
+        );
     }
 }
 
