@@ -336,6 +336,22 @@ fn an_accept_encoding_that_is_not_utf8_or_is_huge_is_read_without_harm() {
     assert_gzip(&long, &text(8 * KIB), "4 KiB header");
 }
 
+#[test]
+fn several_accept_encoding_lines_read_as_one_list() {
+    let upstream = json_upstream();
+    let envoy = Envoy::start(upstream.port, &EnvoyOptions::default());
+
+    let refused = get("/", "gzip;q=0")
+        .header("accept-encoding", "*")
+        .send(envoy.port);
+    let accepted = get("/", "br;q=0.1")
+        .header("accept-encoding", "gzip")
+        .send(envoy.port);
+
+    assert_identity(&refused, &text(8 * KIB), "gzip;q=0 then *");
+    assert_gzip(&accepted, &text(8 * KIB), "br;q=0.1 then gzip");
+}
+
 // ---- the rules that keep a response as identity ----
 
 #[test]
