@@ -15,6 +15,7 @@
 )]
 
 pub mod base64;
+pub mod compress;
 pub mod config;
 pub mod duration;
 pub mod favicon;

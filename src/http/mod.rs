@@ -1,5 +1,8 @@
 //! Header grammar with no host calls: each file parses one header and nothing else.
 
+pub mod accept_encoding;
 pub mod cache_control;
 pub mod etag;
 pub mod list;
+pub mod media_type;
+pub mod vary;

@@ -145,6 +145,21 @@ impl Envoy {
             .filter(|p| *p != 0)
     }
 
+    /// Envoy's resident memory now and at its peak, in bytes, from `/proc/<pid>/status`.
+    pub fn resident_memory(&self) -> (u64, u64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("Envoy's /proc status");
+        let field = |name: &str| -> u64 {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(name))
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|kib| kib.parse::<u64>().ok())
+                .map_or(0, |kib| kib * 1024)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+
     /// Everything Envoy has logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("envoy.log")).unwrap_or_default()
