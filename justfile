@@ -21,3 +21,7 @@ soak:
     cargo build --release --target wasm32-wasip1
     EDGE_SOAK_SECONDS=60 EDGE_SOAK_CONNECTIONS=64 EDGE_SOAK_WORKERS=2 \
         cargo test --release --test soak -- --nocapture
+
+# Fuzz every target in fuzz/ (60 s each by default).
+fuzz SECONDS="60":
+    bash scripts/fuzz.sh {{SECONDS}}

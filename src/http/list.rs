@@ -2,8 +2,22 @@
 //! `Cache-Control`, `Accept-Encoding` and `If-None-Match`.
 
 /// Splits a list on commas that are outside quoted strings, trims optional whitespace and
-/// drops empty members, which the RFC says recipients must ignore.
+/// drops empty members, which the RFC says recipients must ignore. A quote that is never
+/// closed starts no quoted string: every comma then splits, so a stray `"` cannot hide the
+/// members after it.
 pub fn split_list(value: &str) -> Vec<&str> {
+    match split_outside_quotes(value) {
+        Some(members) => members,
+        None => value.split(',').collect(),
+    }
+    .into_iter()
+    .map(|m| m.trim_matches(|c| c == ' ' || c == '\t'))
+    .filter(|m| !m.is_empty())
+    .collect()
+}
+
+/// The raw members between commas outside quotes, or None when a quote is left open.
+fn split_outside_quotes(value: &str) -> Option<Vec<&str>> {
     let mut members = Vec::new();
     let mut in_quotes = false;
     let mut escaped = false;
@@ -22,11 +36,7 @@ pub fn split_list(value: &str) -> Vec<&str> {
     }
     members.push(value.get(start..).unwrap_or(""));
 
-    members
-        .into_iter()
-        .map(|m| m.trim_matches(|c| c == ' ' || c == '\t'))
-        .filter(|m| !m.is_empty())
-        .collect()
+    (!in_quotes).then_some(members)
 }
 
 /// Whether a list header (several header lines count as one list) names `token`,
@@ -56,6 +66,16 @@ mod tests {
         for (value, expected) in cases {
             assert_eq!(split_list(value), expected, "{value:?}");
         }
+    }
+
+    #[test]
+    fn an_unclosed_quote_does_not_swallow_the_rest_of_the_list() {
+        // Found by fuzzing: Vary `"x` merged with Accept-Encoding hid the new member.
+        assert_eq!(
+            split_list("\"x, Accept-Encoding"),
+            vec!["\"x", "Accept-Encoding"]
+        );
+        assert_eq!(split_list("a, \"b, c"), vec!["a", "\"b", "c"]);
     }
 
     #[test]
