@@ -15,6 +15,7 @@
 )]
 
 pub mod base64;
+pub mod cache;
 pub mod config;
 pub mod duration;
 pub mod favicon;
