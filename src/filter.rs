@@ -1,5 +1,8 @@
 //! The per-request state machine. It reads what Envoy hands it, asks the plain-Rust modules
-//! what to do, and applies their answer. Every host call of a request lives here.
+//! what to do, and applies their answer. Every host call of a request lives here and in
+//! `filter/caching.rs`, which holds the cache steps of the same machine.
+
+mod caching;
 
 use std::rc::Rc;
 use std::time::SystemTime;
@@ -13,8 +16,12 @@ use crate::local_reply::LocalReply;
 use crate::metrics::{status_class_metric, Metric};
 use crate::root::Shared;
 
-/// Where a request is in its one-way trip through the filter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+use caching::{Capture, Forwarded};
+
+/// Where a request is in its one-way trip through the filter:
+/// `Deciding` → `AnsweredLocally` | `PassingThrough` | `Forwarded` → `Capturing` →
+/// `PassingThrough`.
+#[derive(Debug)]
 enum Phase {
     /// Request headers not seen yet.
     Deciding,
@@ -23,6 +30,10 @@ enum Phase {
     AnsweredLocally,
     /// The request went upstream and its response passes through unchanged.
     PassingThrough,
+    /// A health probe or cache miss went upstream; its response may be stored.
+    Forwarded(Forwarded),
+    /// The response is being stored: its body is copied as it streams past.
+    Capturing(Capture),
 }
 
 pub struct EdgeFilter {
@@ -57,13 +68,22 @@ impl EdgeFilter {
     /// Sends `reply` and stops the request: nothing goes upstream. This must be the last
     /// host call of the callback, which then returns `Action::Pause`.
     fn answer_locally(&mut self, reply: &LocalReply) -> Action {
-        let headers = reply
-            .headers
+        self.send_local_reply(reply.status, &reply.headers, &reply.body)
+    }
+
+    fn send_local_reply(
+        &mut self,
+        status: u32,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Action {
+        let headers = headers
             .iter()
             .map(|(n, v)| (n.as_str(), v.as_str()))
             .collect();
+        let body = (!body.is_empty()).then_some(body);
         self.phase = Phase::AnsweredLocally;
-        self.send_http_response(reply.status, headers, Some(&reply.body));
+        self.send_http_response(status, headers, body);
         Action::Pause
     }
 }
@@ -85,11 +105,15 @@ impl HttpContext for EdgeFilter {
             return self.answer_locally(&reply);
         }
 
+        if let Some(action) = self.try_cache_request() {
+            return action;
+        }
+
         self.phase = Phase::PassingThrough;
         Action::Continue
     }
 
-    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+    fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         let status = self
             .response_header(":status")
             .and_then(|s| s.parse::<u32>().ok());
@@ -98,10 +122,41 @@ impl HttpContext for EdgeFilter {
             None => warn!("#{} response without a valid :status", self.context_id),
         }
 
+        // The cache snapshots the upstream's headers before anything else changes them.
+        if let Phase::Forwarded(forwarded) =
+            std::mem::replace(&mut self.phase, Phase::PassingThrough)
+        {
+            self.phase = self.cache_response_headers(forwarded, status, end_of_stream);
+        }
+
+        Action::Continue
+    }
+
+    fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        // The cache copies the chunk as the upstream sent it, before any re-encoding.
+        if let Phase::Capturing(capture) = std::mem::replace(&mut self.phase, Phase::PassingThrough)
+        {
+            self.phase = self.cache_response_body(capture, body_size, end_of_stream);
+        }
+
+        Action::Continue
+    }
+
+    fn on_http_response_trailers(&mut self, _num_trailers: usize) -> Action {
+        if let Phase::Capturing(capture) = std::mem::replace(&mut self.phase, Phase::PassingThrough)
+        {
+            self.give_up_capture(capture, "trailers are not stored");
+        }
         Action::Continue
     }
 
     fn on_log(&mut self) {
+        match std::mem::replace(&mut self.phase, Phase::PassingThrough) {
+            Phase::Forwarded(forwarded) => self.release(&forwarded.target),
+            Phase::Capturing(capture) => self.give_up_capture(capture, "response not complete"),
+            _ => {}
+        }
+
         let Some(started_at) = self.started_at else {
             return;
         };

@@ -6,7 +6,7 @@
 //! ignored here on purpose. A failure is kept only for `failure_ttl`, so a transient error
 //! never outlives itself by more than that.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::config::HealthConfig;
@@ -17,6 +17,10 @@ use super::store::Store;
 /// Health paths are few, but the query is part of the key; these bounds keep a client that
 /// varies the query from growing the worker's memory.
 const MAX_HEALTH_ENTRIES: usize = 64;
+
+/// A refresh not finished after this long is presumed lost (Envoy's default route timeout
+/// is 15 s), so a stuck marker can never pin an old answer forever.
+const REFRESH_TIMEOUT_MS: u64 = 15_000;
 
 /// Whether this request is a health probe: GET or HEAD to exactly one of the configured
 /// paths, the query ignored for matching.
@@ -51,7 +55,8 @@ pub enum HealthLookup {
 /// One worker's health answers and the keys being refreshed.
 pub struct HealthCache {
     store: Store,
-    in_flight: HashSet<Vec<u8>>,
+    /// Keys being refreshed, with when the refresh began.
+    in_flight: HashMap<Vec<u8>, u64>,
 }
 
 impl HealthCache {
@@ -59,7 +64,7 @@ impl HealthCache {
         let max_bytes = MAX_HEALTH_ENTRIES.saturating_mul(max_entry_bytes.saturating_add(4096));
         HealthCache {
             store: Store::new(MAX_HEALTH_ENTRIES, max_bytes),
-            in_flight: HashSet::new(),
+            in_flight: HashMap::new(),
         }
     }
 
@@ -74,7 +79,11 @@ impl HealthCache {
             }
         }
 
-        if self.in_flight.contains(own_key) {
+        let refreshing = self
+            .in_flight
+            .get(own_key)
+            .is_some_and(|started| now_ms.saturating_sub(*started) < REFRESH_TIMEOUT_MS);
+        if refreshing {
             for key in keys {
                 if let Some(entry) = self.store.get_any(key) {
                     return HealthLookup::Refreshing(entry.clone());
@@ -83,7 +92,7 @@ impl HealthCache {
             return HealthLookup::Forward { owner: false };
         }
 
-        self.in_flight.insert(own_key.to_vec());
+        self.in_flight.insert(own_key.to_vec(), now_ms);
         HealthLookup::Forward { owner: true }
     }
 
@@ -200,6 +209,18 @@ mod tests {
             cache.lookup(&[key], key, 5000),
             HealthLookup::Refreshing(_)
         ));
+    }
+
+    #[test]
+    fn a_refresh_that_never_ends_is_taken_over() {
+        let mut cache = HealthCache::new(1024);
+        let key: &[u8] = b"G /health";
+        cache.lookup(&[key], key, 0);
+
+        assert_eq!(
+            cache.lookup(&[key], key, REFRESH_TIMEOUT_MS),
+            HealthLookup::Forward { owner: true }
+        );
     }
 
     #[test]

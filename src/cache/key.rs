@@ -109,19 +109,20 @@ pub fn normalise_query(query: &[u8], ignored_params: &[String]) -> Vec<u8> {
     pairs.join(&b'&')
 }
 
-/// The request header names a response's `Vary` lists, lower-cased; `Err` for `Vary: *`.
-pub fn vary_names<'a>(vary_values: impl IntoIterator<Item = &'a str>) -> Result<Vec<String>, ()> {
+/// The request header names a response's `Vary` lists, lower-cased; None for `Vary: *`,
+/// which no later request matches.
+pub fn vary_names<'a>(vary_values: impl IntoIterator<Item = &'a str>) -> Option<Vec<String>> {
     let mut names = Vec::new();
     for member in vary_values.into_iter().flat_map(split_list) {
         if member == "*" {
-            return Err(());
+            return None;
         }
         let name = member.to_ascii_lowercase();
         if !names.contains(&name) {
             names.push(name);
         }
     }
-    Ok(names)
+    Some(names)
 }
 
 /// Request header values a stored response was chosen by: one `(name, value)` per name
@@ -245,10 +246,10 @@ mod tests {
     fn vary_lists_names_once_and_star_refuses() {
         assert_eq!(
             vary_names(["Accept-Language, accept-language", "X-Tenant"]),
-            Ok(vec!["accept-language".to_string(), "x-tenant".to_string()])
+            Some(vec!["accept-language".to_string(), "x-tenant".to_string()])
         );
-        assert_eq!(vary_names(["accept-language, *"]), Err(()));
-        assert_eq!(vary_names([]), Ok(vec![]));
+        assert_eq!(vary_names(["accept-language, *"]), None);
+        assert_eq!(vary_names([]), Some(vec![]));
     }
 
     #[test]
