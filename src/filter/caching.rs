@@ -55,6 +55,9 @@ pub(super) struct Forwarded {
     /// False for a query-cache HEAD: its answer has no body, so it is not stored.
     may_store: bool,
     request_has_authorization: bool,
+    /// The request's headers, kept for `Vary`: Envoy refuses to read request headers from
+    /// response callbacks (the SDK then panics), and `Vary` is only known from the response.
+    request_headers: Vec<(String, Bytes)>,
     /// The RFC 9211 `fwd` reason: `miss`, or `request` when the client asked to skip us.
     fwd: &'static str,
 }
@@ -131,6 +134,7 @@ impl EdgeFilter {
                     },
                     may_store: true,
                     request_has_authorization: false,
+                    request_headers: Vec::new(),
                     fwd: "miss",
                 });
                 return Action::Continue;
@@ -241,14 +245,21 @@ impl EdgeFilter {
         };
         debug!("#{} query_cache miss (fwd={fwd})", self.context_id);
         self.shared.metrics.increment(Metric::QueryCacheMisses);
+        let may_store = method == b"GET";
+        let request_headers = if may_store {
+            self.get_http_request_headers_bytes()
+        } else {
+            Vec::new()
+        };
         self.phase = Phase::Forwarded(Forwarded {
             target: Target {
                 kind: Kind::Query,
                 key,
                 refresh_owner: false,
             },
-            may_store: method == b"GET",
+            may_store,
             request_has_authorization: has_authorization,
+            request_headers,
             fwd,
         });
         Action::Continue
@@ -330,7 +341,11 @@ impl EdgeFilter {
             .unwrap_or_default()
             .into_iter()
             .map(|name| {
-                let value = self.get_http_request_header_bytes(&name);
+                let value = forwarded
+                    .request_headers
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(&name))
+                    .map(|(_, v)| v.clone());
                 (name, value)
             })
             .collect();
