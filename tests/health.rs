@@ -335,3 +335,38 @@ fn ttl_semantics_follow_the_upstream_without_prolonging_either_outcome() {
     assert_eq!(envoy.metric("edge_query_cache_entries"), 0);
     assert_eq!(envoy.metric("edge_query_cache_stores_total"), 0);
 }
+
+/// C34: each worker has its own cache, so with N workers the upstream sees up to N probes
+/// per TTL, and one refresh per worker when the TTL runs out under concurrent probing.
+#[test]
+fn with_four_workers_the_upstream_sees_at_most_one_probe_per_worker_per_ttl() {
+    let (upstream, health) = Switchable::start();
+    let config = r#"{"health": {"paths": ["/health"], "ttl": "1s", "failure_ttl": "1s"}}"#;
+    let envoy = Envoy::start(
+        upstream.port,
+        &EnvoyOptions {
+            concurrency: 4,
+            ..EnvoyOptions::with_config(config)
+        },
+    );
+
+    // Sequential probes on new connections spread over the workers; each worker asks once.
+    let primed: Vec<u16> = (0..40).map(|_| probe(&envoy, "/health").status).collect();
+    let after_priming = upstream.hits_for("/health");
+    std::thread::sleep(Duration::from_millis(1100));
+    health.delay(Duration::from_millis(500));
+    let port = envoy.port;
+    let probers: Vec<_> = (0..40)
+        .map(|_| std::thread::spawn(move || Request::get("/health").send(port).status))
+        .collect();
+    let concurrent: Vec<u16> = probers.into_iter().map(|p| p.join().unwrap()).collect();
+    let refreshes = upstream.hits_for("/health") - after_priming;
+
+    eprintln!("4 workers: {after_priming} upstream probes priming, {refreshes} refreshing");
+    assert!(primed.iter().chain(&concurrent).all(|s| *s == 200));
+    assert!(
+        (1..=4).contains(&after_priming),
+        "{after_priming} probes for 4 workers"
+    );
+    assert!(refreshes <= 4, "{refreshes} refreshes for 4 workers");
+}

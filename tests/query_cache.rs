@@ -622,3 +622,40 @@ fn server_errors_are_never_stored() {
     assert_eq!(recovered.text(), "ok");
     assert_eq!(upstream.hits(), 2);
 }
+
+/// C34: concurrent misses for one key are not coalesced: a worker has no way to park a
+/// request until another's fetch ends, so each goes upstream. Once one is stored, its
+/// worker answers from cache; with N workers the upstream sees up to N stores' worth.
+#[test]
+fn concurrent_misses_each_go_upstream_and_later_requests_hit() {
+    let upstream = Upstream::start(|_| {
+        Reply::ok("text/plain", "slow")
+            .header("cache-control", CACHEABLE)
+            .delay(Duration::from_millis(500))
+    });
+    let config = r#"{"query_cache": {"prefixes": ["/"]}}"#;
+    let envoy = Envoy::start(
+        upstream.port,
+        &EnvoyOptions {
+            concurrency: 4,
+            ..EnvoyOptions::with_config(config)
+        },
+    );
+    let port = envoy.port;
+
+    let clients: Vec<_> = (0..40)
+        .map(|_| std::thread::spawn(move || Request::get("/slow?id=1").send(port)))
+        .collect();
+    let concurrent: Vec<Response> = clients.into_iter().map(|c| c.join().unwrap()).collect();
+    let during = upstream.hits();
+    let later: Vec<Response> = (0..40).map(|_| get(&envoy, "/slow?id=1")).collect();
+    let after = upstream.hits() - during;
+
+    eprintln!("40 concurrent misses reached the upstream {during} times; then {after} more");
+    assert!(concurrent.iter().chain(&later).all(|r| r.text() == "slow"));
+    assert!(during <= 40);
+    assert!(
+        after <= 4,
+        "at most one more per worker that saw no miss: {after}"
+    );
+}
