@@ -5,6 +5,9 @@
 //! so `Cache-Control: no-store` from an application that never meant to be cached is
 //! ignored here on purpose. A failure is kept only for `failure_ttl`, so a transient error
 //! never outlives itself by more than that.
+//!
+//! TODO: honour Envoy's admin `/healthcheck/fail`; a module cannot read that state, so
+//! operators who drain with it put Envoy's `health_check` filter first.
 
 use std::collections::HashMap;
 use std::time::Duration;

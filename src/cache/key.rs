@@ -4,6 +4,9 @@
 //! request headers named by the stored response's `Vary` are compared at lookup rather
 //! than folded into the key, so one URL holds one variant: a request for another variant
 //! misses and its answer replaces the stored one.
+//!
+//! TODO: keep several variants per URL; one is enough for the common `Vary` on a header
+//! most clients send alike, and keeps the bounds simple.
 
 use crate::http::list::split_list;
 

@@ -243,6 +243,8 @@ impl EdgeFilter {
         } else {
             "miss"
         };
+        // TODO: merge concurrent misses for one key; a worker has no host call to park a
+        // request until another's fetch ends, so each miss goes upstream.
         debug!("#{} query_cache miss (fwd={fwd})", self.context_id);
         self.shared.metrics.increment(Metric::QueryCacheMisses);
         let may_store = method == b"GET";
