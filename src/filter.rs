@@ -65,6 +65,11 @@ impl EdgeFilter {
             .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
     }
 
+    /// Moves the phase out so a step can consume it; the caller puts the next one back.
+    fn take_phase(&mut self) -> Phase {
+        std::mem::replace(&mut self.phase, Phase::PassingThrough)
+    }
+
     /// Sends `reply` and stops the request: nothing goes upstream. This must be the last
     /// host call of the callback, which then returns `Action::Pause`.
     fn answer_locally(&mut self, reply: &LocalReply) -> Action {
@@ -123,39 +128,51 @@ impl HttpContext for EdgeFilter {
         }
 
         // The cache snapshots the upstream's headers before anything else changes them.
-        if let Phase::Forwarded(forwarded) =
-            std::mem::replace(&mut self.phase, Phase::PassingThrough)
-        {
-            self.phase = self.cache_response_headers(forwarded, status, end_of_stream);
-        }
+        self.phase = match self.take_phase() {
+            Phase::Forwarded(forwarded) => {
+                self.cache_response_headers(forwarded, status, end_of_stream)
+            }
+            other => other,
+        };
 
         Action::Continue
     }
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
         // The cache copies the chunk as the upstream sent it, before any re-encoding.
-        if let Phase::Capturing(capture) = std::mem::replace(&mut self.phase, Phase::PassingThrough)
-        {
-            self.phase = self.cache_response_body(capture, body_size, end_of_stream);
-        }
+        self.phase = match self.take_phase() {
+            Phase::Capturing(capture) => {
+                self.cache_response_body(capture, body_size, end_of_stream)
+            }
+            other => other,
+        };
 
         Action::Continue
     }
 
     fn on_http_response_trailers(&mut self, _num_trailers: usize) -> Action {
-        if let Phase::Capturing(capture) = std::mem::replace(&mut self.phase, Phase::PassingThrough)
-        {
-            self.give_up_capture(capture, "trailers are not stored");
-        }
+        self.phase = match self.take_phase() {
+            Phase::Capturing(capture) => {
+                self.give_up_capture(capture, "trailers are not stored");
+                Phase::PassingThrough
+            }
+            other => other,
+        };
         Action::Continue
     }
 
     fn on_log(&mut self) {
-        match std::mem::replace(&mut self.phase, Phase::PassingThrough) {
-            Phase::Forwarded(forwarded) => self.release(&forwarded.target),
-            Phase::Capturing(capture) => self.give_up_capture(capture, "response not complete"),
-            _ => {}
-        }
+        self.phase = match self.take_phase() {
+            Phase::Forwarded(forwarded) => {
+                self.release(&forwarded.target);
+                Phase::PassingThrough
+            }
+            Phase::Capturing(capture) => {
+                self.give_up_capture(capture, "response not complete");
+                Phase::PassingThrough
+            }
+            other => other,
+        };
 
         let Some(started_at) = self.started_at else {
             return;

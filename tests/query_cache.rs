@@ -513,7 +513,8 @@ fn accept_encoding_variants_share_one_identity_entry() {
 fn a_private_page_behind_a_cookie_is_not_stored_for_others() {
     let upstream = Upstream::start(|request: &RecordedRequest| match request.header("cookie") {
         Some(_) => {
-            Reply::ok("text/html", "secret for victim").header("cache-control", "private, no-store")
+            let private = "private, no-store";
+            Reply::ok("text/html", "secret for victim").header("cache-control", private)
         }
         None => Reply::ok("text/html", "log in first"),
     });
