@@ -20,6 +20,7 @@ use super::store::Store;
 /// Health paths are few, but the query is part of the key; these bounds keep a client that
 /// varies the query from growing the worker's memory.
 const MAX_HEALTH_ENTRIES: usize = 64;
+const MAX_HEALTH_BYTES: usize = 4 * 1024 * 1024;
 
 /// A refresh not finished after this long is presumed lost (Envoy's default route timeout
 /// is 15 s), so a stuck marker can never pin an old answer forever.
@@ -64,7 +65,8 @@ pub struct HealthCache {
 
 impl HealthCache {
     pub fn new(max_entry_bytes: usize) -> HealthCache {
-        let max_bytes = MAX_HEALTH_ENTRIES.saturating_mul(max_entry_bytes.saturating_add(4096));
+        // Room for at least one answer of the largest body allowed, with its headers.
+        let max_bytes = MAX_HEALTH_BYTES.max(max_entry_bytes.saturating_add(64 * 1024));
         HealthCache {
             store: Store::new(MAX_HEALTH_ENTRIES, max_bytes),
             in_flight: HashMap::new(),
