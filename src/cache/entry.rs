@@ -26,8 +26,8 @@ pub struct Entry {
     /// Whether a request carrying `Authorization` may be answered with it.
     pub serves_authorized: bool,
     /// Encoded forms of the body kept beside it, so a hit need not compress again.
-    /// TODO: filled by the compression of hits once `src/compress` is wired in; the store
-    /// already counts these bytes against its budget.
+    /// TODO: filled through `Store::add_variant` by the compression of hits once
+    /// `src/compress` is wired in; the store already counts these bytes in its budget.
     pub variants: Vec<Variant>,
 }
 
@@ -71,6 +71,11 @@ impl Entry {
     pub fn is_identity(&self) -> bool {
         self.header("content-encoding")
             .is_none_or(|v| v.trim().eq_ignore_ascii_case("identity"))
+    }
+
+    /// The body kept in `coding`, if any.
+    pub fn variant(&self, coding: &str) -> Option<&Variant> {
+        self.variants.iter().find(|v| v.coding == coding)
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {

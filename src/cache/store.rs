@@ -6,7 +6,7 @@
 
 use lru::LruCache;
 
-use super::entry::Entry;
+use super::entry::{Entry, Variant};
 
 /// What one operation did to the store, for the metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -96,6 +96,27 @@ impl Store {
         change
     }
 
+    /// Keeps an encoded form of an entry's body beside it, so later hits need not encode
+    /// again; its bytes count against the budget like the rest. Nothing changes when the
+    /// key is gone, the coding is already kept, or the entry would outgrow `max_bytes`.
+    pub fn add_variant(&mut self, key: &[u8], variant: Variant) -> Change {
+        let Some(mut entry) = self.entries.peek(key).cloned() else {
+            return Change::default();
+        };
+        if entry.variant(variant.coding).is_some() {
+            return Change::default();
+        }
+        entry.variants.push(variant);
+        if cost(key, &entry) > self.max_bytes {
+            return Change::default();
+        }
+
+        let mut change = self.insert(key.to_vec(), entry);
+        // The same entry grew; it is not a new store.
+        change.stored = false;
+        change
+    }
+
     /// The entry under `key` if it is still fresh, marking it recently used. A stale entry
     /// is removed on the way, which the returned change reports.
     pub fn get_fresh(&mut self, key: &[u8], now_ms: u64) -> (Option<&Entry>, Change) {
@@ -144,6 +165,8 @@ mod tests {
     use std::rc::Rc;
 
     use proptest::prelude::*;
+
+    use crate::cache::entry::Variant;
 
     use super::*;
 
@@ -240,6 +263,46 @@ mod tests {
     }
 
     #[test]
+    fn a_variant_grows_its_entry_and_evicts_others_if_needed() {
+        let mut store = Store::new(10, 100);
+        store.insert(key(1), entry(36, 100)); // 40 bytes
+        store.insert(key(2), entry(36, 100)); // 40 bytes
+        let gzip = |bytes: usize| Variant {
+            coding: "gzip",
+            body: Rc::from(vec![b'z'; bytes]),
+        };
+
+        let change = store.add_variant(&key(2), gzip(30));
+
+        assert_eq!(change.entries, -1);
+        assert_eq!(change.bytes, 30 - 40);
+        assert_eq!(change.evicted, 1);
+        assert!(!change.stored);
+        assert_eq!(store.bytes(), 70);
+        assert!(store.get_any(&key(2)).unwrap().variant("gzip").is_some());
+        assert_eq!(store.add_variant(&key(2), gzip(1)), Change::default());
+        assert_eq!(store.add_variant(&key(9), gzip(1)), Change::default());
+    }
+
+    #[test]
+    fn a_variant_that_would_outgrow_the_budget_is_not_kept() {
+        let mut store = Store::new(10, 100);
+        store.insert(key(1), entry(36, 100));
+
+        assert_eq!(
+            store.add_variant(
+                &key(1),
+                Variant {
+                    coding: "br",
+                    body: Rc::from(vec![0; 61])
+                }
+            ),
+            Change::default()
+        );
+        assert_eq!(store.bytes(), 40);
+    }
+
+    #[test]
     fn stale_entries_go_on_lookup_and_on_sweep() {
         let mut store = Store::new(10, 1000);
         store.insert(key(1), entry(6, 50));
@@ -271,6 +334,7 @@ mod tests {
         Insert { key: u8, body: usize, ttl: u64 },
         Lookup { key: u8 },
         Remove { key: u8 },
+        Variant { key: u8, body: usize },
         Tick { ms: u64 },
         Sweep,
     }
@@ -284,6 +348,7 @@ mod tests {
             }),
             (0u8..40).prop_map(|key| Op::Lookup { key }),
             (0u8..40).prop_map(|key| Op::Remove { key }),
+            (0u8..40, 0usize..300).prop_map(|(key, body)| Op::Variant { key, body }),
             (0u64..50).prop_map(|ms| Op::Tick { ms }),
             Just(Op::Sweep),
         ]
@@ -312,6 +377,13 @@ mod tests {
                     }
                     Op::Lookup { key } => store.get_fresh(&[key], now).1,
                     Op::Remove { key } => store.remove(&[key]),
+                    Op::Variant { key, body } => store.add_variant(
+                        &[key],
+                        Variant {
+                            coding: "gzip",
+                            body: Rc::from(vec![0; body]),
+                        },
+                    ),
                     Op::Tick { ms } => {
                         now += ms;
                         Change::default()
