@@ -1,8 +1,10 @@
 //! The per-request state machine. It reads what Envoy hands it, asks the plain-Rust modules
 //! what to do, and applies their answer. Every host call of a request lives here and in
-//! `filter/caching.rs`, which holds the cache steps of the same machine.
+//! `filter/`, which holds the cache steps of the same machine.
 
 mod caching;
+mod health;
+mod query_cache;
 
 use std::rc::Rc;
 use std::time::SystemTime;

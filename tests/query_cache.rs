@@ -474,7 +474,7 @@ fn a_headers_only_response_is_stored_and_served_empty() {
     let started = Instant::now();
 
     let first = get(&envoy, "/ping?x=1");
-    let hits: Vec<Response> = (0..200).map(|_| get(&envoy, "/ping?x=1")).collect();
+    let hits: Vec<Response> = (0..1000).map(|_| get(&envoy, "/ping?x=1")).collect();
 
     assert_eq!(first.status, 200);
     assert!(first.body.is_empty());
