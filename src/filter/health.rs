@@ -15,6 +15,9 @@ use super::caching::{content_length, Forwarded, Kind, Target};
 use super::{EdgeFilter, Phase};
 
 impl EdgeFilter {
+    /// Answers a probe from a fresh answer or, while another probe of this worker refreshes
+    /// the key, from the last one; otherwise forwards it, as the key's refresh when none is
+    /// in flight. HEAD probes may use the GET answer.
     pub(super) fn health_request(&mut self, method: &[u8], path: &[u8]) -> Action {
         let now_ms = self.now_ms();
         let scheme = self.request_bytes(":scheme");

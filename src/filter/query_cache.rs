@@ -22,6 +22,7 @@ use super::caching::{content_length, Forwarded, Kind, Target};
 use super::{EdgeFilter, Phase};
 
 impl EdgeFilter {
+    /// GET or HEAD under one of the configured prefixes; the query plays no part.
     pub(super) fn in_query_scope(&self, method: &[u8], path: &[u8]) -> bool {
         let config = &self.shared.config.query_cache;
         let (path_only, _) = split_query(path);
@@ -47,6 +48,8 @@ impl EdgeFilter {
         }
     }
 
+    /// Applies the request rules (RFC 9111 section 5.2.1), answers a fresh hit from the
+    /// request phase, or forwards the request and arranges to store its answer.
     pub(super) fn query_request(&mut self, method: &[u8], path: &[u8]) -> Action {
         let policy = request_policy(&self.request_facts());
         if let RequestPolicy::Bypass(reason) = policy {
