@@ -267,6 +267,47 @@ fn age_counts_the_upstream_age_and_ttl_what_is_left() {
 }
 
 #[test]
+fn expires_counts_from_the_upstream_date_not_from_our_clock() {
+    // The upstream's clock is years behind; Expires is still 90 s after its Date.
+    let upstream = Upstream::start(|_| {
+        Reply::ok("text/plain", "dated")
+            .header("date", "Wed, 21 Oct 2015 07:28:00 GMT")
+            .header("expires", "Wed, 21 Oct 2015 07:29:30 GMT")
+    });
+    let envoy = envoy(&upstream);
+    get(&envoy, "/api/dated");
+
+    let hit = get(&envoy, "/api/dated");
+
+    assert!(
+        matches!(
+            cache_status(&hit),
+            "edge-optimizer; hit; ttl=90" | "edge-optimizer; hit; ttl=89"
+        ),
+        "{}",
+        cache_status(&hit)
+    );
+}
+
+#[test]
+fn without_freshness_headers_the_default_ttl_applies() {
+    let upstream = Upstream::start(|_| Reply::ok("text/plain", "plain"));
+    let envoy = envoy_with(&upstream, r#"{"prefixes": ["/"], "default_ttl": "2m"}"#);
+    get(&envoy, "/api/plain");
+
+    let hit = get(&envoy, "/api/plain");
+
+    assert!(
+        matches!(
+            cache_status(&hit),
+            "edge-optimizer; hit; ttl=120" | "edge-optimizer; hit; ttl=119"
+        ),
+        "{}",
+        cache_status(&hit)
+    );
+}
+
+#[test]
 fn head_is_served_from_a_get_entry_but_never_the_reverse() {
     let upstream = counting_upstream(CACHEABLE);
     let envoy = envoy(&upstream);
