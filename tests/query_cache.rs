@@ -111,6 +111,18 @@ fn paths_outside_the_prefixes_are_not_cached() {
 }
 
 #[test]
+fn a_disabled_query_cache_leaves_every_request_alone() {
+    let upstream = counting_upstream(CACHEABLE);
+    let envoy = envoy_with(&upstream, r#"{"enabled": false, "prefixes": ["/"]}"#);
+
+    get(&envoy, "/api/a");
+    let again = get(&envoy, "/api/a");
+
+    assert_eq!(again.header("cache-status"), None);
+    assert_eq!(upstream.hits(), 2);
+}
+
+#[test]
 fn bypassing_requests_neither_use_nor_fill_the_cache() {
     let upstream = counting_upstream(CACHEABLE);
     let envoy = envoy(&upstream);
