@@ -15,7 +15,11 @@
 )]
 
 pub mod base64;
+
 pub mod compress;
+
+pub mod cache;
+
 pub mod config;
 pub mod duration;
 pub mod favicon;

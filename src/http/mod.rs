@@ -2,6 +2,7 @@
 
 pub mod accept_encoding;
 pub mod cache_control;
+pub mod date;
 pub mod etag;
 pub mod list;
 pub mod media_type;

@@ -1,0 +1,205 @@
+//! The query cache steps of the request state machine: decide from the request headers
+//! whether to look up, answer a fresh hit, and on a miss build the entry to store from the
+//! upstream's headers, following RFC 9111.
+
+use std::rc::Rc;
+
+use log::debug;
+use proxy_wasm::traits::HttpContext;
+use proxy_wasm::types::{Action, Bytes};
+
+use crate::cache::entry::{stored_headers, Entry, Hit};
+use crate::cache::freshness::{freshness, FreshnessHeaders};
+use crate::cache::key::{split_query, vary_matches, vary_names, BaseKey, MethodClass};
+use crate::cache::storable::{
+    may_serve_authorized, may_store, request_policy, RequestFacts, RequestPolicy, ResponseFacts,
+};
+use crate::http::cache_control::CacheControl;
+use crate::http::list::list_contains;
+use crate::metrics::Metric;
+
+use super::caching::{content_length, Forwarded, Kind, Target};
+use super::EdgeFilter;
+
+impl EdgeFilter {
+    /// GET or HEAD under one of the configured prefixes; the query plays no part.
+    pub(super) fn in_query_scope(&self, method: &[u8], path: &[u8]) -> bool {
+        let config = &self.shared.config.query_cache;
+        let (path_only, _) = split_query(path);
+        config.enabled
+            && (method == b"GET" || method == b"HEAD")
+            && config
+                .prefixes
+                .iter()
+                .any(|prefix| path_only.starts_with(prefix.as_bytes()))
+    }
+
+    fn cache_request_facts(&self) -> RequestFacts {
+        let text = |name: &str| self.request_header(name);
+        let has = |name: &str| self.get_http_request_header_bytes(name).is_some();
+        let cache_control = text("cache-control");
+        let pragma = text("pragma");
+        RequestFacts {
+            cache_control: CacheControl::parse(cache_control.as_deref()),
+            pragma_no_cache: list_contains(pragma.as_deref(), "no-cache"),
+            has_cookie: has("cookie"),
+            has_range: has("range"),
+            has_forwarded_host: has("x-forwarded-host") || has("forwarded"),
+        }
+    }
+
+    /// Applies the request rules (RFC 9111 section 5.2.1), answers a fresh hit from the
+    /// request phase, or forwards the request and arranges to store its answer.
+    pub(super) fn query_request(&mut self, method: &[u8], path: &[u8]) -> Action {
+        let policy = request_policy(&self.cache_request_facts());
+        if let RequestPolicy::Bypass(reason) = policy {
+            debug!("#{} query_cache bypass ({reason})", self.context_id);
+            return Action::Continue;
+        }
+
+        let now_ms = self.now_ms();
+        let key = BaseKey::for_query_cache(
+            &self.request_bytes(":scheme"),
+            &self.request_bytes(":authority"),
+            path,
+            &self.shared.config.query_cache.ignored_query_params,
+        )
+        .with_class(MethodClass::WithBody);
+        let has_authorization = self
+            .get_http_request_header_bytes("authorization")
+            .is_some();
+
+        if policy == RequestPolicy::Lookup {
+            if let Some(hit) = self.query_lookup(&key, now_ms, has_authorization) {
+                debug!("#{} query_cache hit status={}", self.context_id, hit.status);
+                self.shared.metrics.increment(Metric::QueryCacheHits);
+                return self.answer_from_cache(hit, Some(&key));
+            }
+        }
+
+        let fwd = if policy == RequestPolicy::Refresh {
+            "request"
+        } else {
+            "miss"
+        };
+        // TODO: merge concurrent misses for one key; a worker has no host call to park a
+        // request until another's fetch ends, so each miss goes upstream.
+        debug!("#{} query_cache miss (fwd={fwd})", self.context_id);
+        self.shared.metrics.increment(Metric::QueryCacheMisses);
+        let may_store = method == b"GET";
+        let request_headers = if may_store {
+            self.get_http_request_headers_bytes()
+        } else {
+            Vec::new()
+        };
+        self.forward_to_cache(Forwarded {
+            target: Target {
+                kind: Kind::Query,
+                key,
+                refresh_owner: false,
+            },
+            may_store,
+            request_has_authorization: has_authorization,
+            request_headers,
+            fwd,
+        })
+    }
+
+    /// A fresh entry this request may be answered with. Stale entries met on the way are
+    /// removed, and the gauges follow.
+    fn query_lookup(&self, key: &[u8], now_ms: u64, has_authorization: bool) -> Option<Hit> {
+        let mut caches = self.shared.caches.try_borrow_mut().ok()?;
+        let (entry, change) = caches.query.get_fresh(key, now_ms);
+
+        let hit = entry
+            .filter(|e| !has_authorization || e.serves_authorized)
+            .filter(|e| {
+                vary_matches(&e.vary, e.is_identity(), |name| {
+                    self.get_http_request_header_bytes(name)
+                })
+            })
+            .map(|e| {
+                let status = format!("edge-optimizer; hit; ttl={}", e.ttl_secs(now_ms));
+                let if_none_match = self.request_header("if-none-match");
+                e.reply(now_ms, status, if_none_match.as_deref())
+            });
+
+        drop(caches);
+        self.shared.record_query_change(change);
+        hit
+    }
+
+    /// HTTP caching rules: RFC 9111 storability and freshness.
+    pub(super) fn query_entry(
+        &self,
+        forwarded: &Forwarded,
+        status: u32,
+        raw: &[(String, Bytes)],
+        now_ms: u64,
+    ) -> Result<Entry, String> {
+        if !forwarded.may_store {
+            return Err("HEAD answers are not stored".to_string());
+        }
+        let config = &self.shared.config.query_cache;
+        let values = |name: &str| -> Vec<String> {
+            raw.iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+                .collect()
+        };
+        let first = |name: &str| values(name).into_iter().next();
+
+        let cache_control_lines = values("cache-control");
+        let cache_control = CacheControl::parse(cache_control_lines.iter().map(String::as_str));
+        let (date, expires, age) = (first("date"), first("expires"), first("age"));
+        let default_ttl_ms = u64::try_from(config.default_ttl.as_millis()).unwrap_or(u64::MAX);
+        let fresh = freshness(
+            &cache_control,
+            FreshnessHeaders {
+                date: date.as_deref(),
+                expires: expires.as_deref(),
+                age: age.as_deref(),
+            },
+            now_ms / 1000,
+            default_ttl_ms,
+        );
+        let vary_lines = values("vary");
+        let vary = vary_names(vary_lines.iter().map(String::as_str));
+
+        let facts = ResponseFacts {
+            status,
+            cache_control,
+            has_set_cookie: !values("set-cookie").is_empty(),
+            vary_star: vary.is_none(),
+            freshness: fresh,
+            content_length: content_length(raw),
+            request_has_authorization: forwarded.request_has_authorization,
+        };
+        let ttl_ms = may_store(&facts, config.max_entry_bytes).map_err(|r| format!("{r:?}"))?;
+        let headers = stored_headers(raw).ok_or("a header value is not UTF-8")?;
+        let vary = vary
+            .unwrap_or_default()
+            .into_iter()
+            .map(|name| {
+                let value = forwarded
+                    .request_headers
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(&name))
+                    .map(|(_, v)| v.clone());
+                (name, value)
+            })
+            .collect();
+
+        Ok(Entry {
+            status,
+            headers,
+            body: Rc::from(Vec::new()),
+            stored_at_ms: now_ms,
+            expires_at_ms: now_ms.saturating_add(ttl_ms),
+            initial_age_secs: fresh.initial_age_secs,
+            vary,
+            serves_authorized: may_serve_authorized(&facts.cache_control),
+            variants: Vec::new(),
+        })
+    }
+}
