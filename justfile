@@ -11,3 +11,11 @@ run:
 # Run every test: unit tests and end-to-end tests against a real Envoy.
 test:
     bash scripts/test.sh
+
+# Run the module in Envoy's official image with docker compose (envoy/docker-compose.yml).
+docker:
+    bash scripts/docker.sh
+
+# Build the Wasm OCI image for Istio and push it: `just oci ghcr.io/you/edge-optimizer:0.1.0`.
+oci image:
+    bash scripts/oci.sh {{image}}
