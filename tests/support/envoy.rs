@@ -61,11 +61,17 @@ impl Envoy {
 
     /// Starts Envoy; on failure returns its log, so tests can check why it refused.
     pub fn try_start(upstream_port: u16, options: &EnvoyOptions) -> Result<Envoy, String> {
+        Envoy::try_start_config(&bootstrap(upstream_port, options), options.concurrency)
+    }
+
+    /// Starts Envoy with a whole bootstrap of the test's own (a shipped config, adapted).
+    /// Its admin port should be 0 and its edge listener named `edge`, as in `bootstrap`.
+    pub fn try_start_config(config: &str, concurrency: u32) -> Result<Envoy, String> {
         let dir = tempfile::tempdir().expect("temporary folder for Envoy");
         let config_path = dir.path().join("envoy.yaml");
         let admin_path = dir.path().join("admin-address");
         let log_path = dir.path().join("envoy.log");
-        std::fs::write(&config_path, bootstrap(upstream_port, options)).expect("write config");
+        std::fs::write(&config_path, config).expect("write config");
 
         let log = std::fs::File::create(&log_path).expect("create the Envoy log");
         let child = Command::new(envoy_binary())
@@ -74,7 +80,7 @@ impl Envoy {
             .arg("--admin-address-path")
             .arg(&admin_path)
             .args(["--disable-hot-restart", "--log-level", "info"])
-            .args(["--concurrency", &options.concurrency.to_string()])
+            .args(["--concurrency", &concurrency.to_string()])
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log handle"))
             .stderr(log)
@@ -177,6 +183,27 @@ fn port_of(address: &str) -> u16 {
         .next()
         .and_then(|p| p.parse().ok())
         .unwrap_or(0)
+}
+
+/// Runs `envoy --mode validate` on a config from the folder `cwd` (where its relative paths
+/// start). Returns Envoy's output on success, and on failure as the error.
+pub fn validate(config: &Path, cwd: &Path) -> Result<String, String> {
+    let output = Command::new(envoy_binary())
+        .args(["--mode", "validate", "--config-path"])
+        .arg(config)
+        .current_dir(cwd)
+        .output()
+        .expect("run envoy --mode validate");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    if output.status.success() {
+        Ok(text)
+    } else {
+        Err(text)
+    }
 }
 
 /// The project's root folder.

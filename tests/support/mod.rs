@@ -5,6 +5,7 @@
 pub mod client;
 pub mod envoy;
 pub mod upstream;
+pub mod wasmplugin;
 
 #[allow(unused_imports)]
 pub use client::{Request, Response};
