@@ -6,7 +6,7 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use edge_optimizer::config::Config;
@@ -241,8 +241,9 @@ fn the_container_validation_reads_the_mounted_module() {
         .path()
         .join("target/wasm32-wasip1/release/edge_optimizer.wasm");
     std::fs::write(&module, b"not a module").unwrap();
+    let rewritten = dir.path().join("container-envoy.yaml");
 
-    let (passed, log) = validate_as_the_container(dir.path(), &service, &dir.path().join("c.yaml"));
+    let (passed, log) = validate_as_the_container(dir.path(), &service, &rewritten);
 
     assert!(!passed, "{log}");
     assert!(
@@ -338,4 +339,126 @@ fn the_istio_bootstrap_override_is_valid_envoy_and_carries_envoy_yamls_stats_rul
     let matcher = &operator["spec"]["meshConfig"]["defaultConfig"]["proxyStatsMatcher"];
     let prefix = format!("wasmcustom.{}", defaults().metrics.prefix);
     assert_eq!(strings(&matcher["inclusionPrefixes"]), [prefix]);
+}
+
+fn sha256_of(path: &Path) -> String {
+    let output = Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .expect("sha256sum");
+    let text = String::from_utf8(output.stdout).unwrap();
+    text.split_whitespace()
+        .next()
+        .expect("a checksum")
+        .to_string()
+}
+
+/// The first mapping under `value` that has `key`, searched depth first.
+fn find_mut<'a>(value: &'a mut Value, key: &str) -> Option<&'a mut Value> {
+    if value.get(key).is_some() {
+        return value.get_mut(key);
+    }
+    match value {
+        Value::Mapping(map) => map.values_mut().find_map(|v| find_mut(v, key)),
+        Value::Sequence(items) => items.iter_mut().find_map(|v| find_mut(v, key)),
+        _ => None,
+    }
+}
+
+fn set_port(socket_holder: &mut Value, port: u16) {
+    let socket = find_mut(socket_holder, "socket_address").expect("a socket address");
+    socket["port_value"] = Value::from(port);
+}
+
+/// envoy-remote.yaml as a user would fill it in, on ports of the test's own: the module's
+/// URL on `wasm_port`, its checksum, the app on `app_port`; admin and edge on free ports.
+fn remote_config(sha256: &str, wasm_port: u16, app_port: u16) -> Value {
+    let mut config = yaml(&read("envoy/envoy-remote.yaml"));
+    set_port(&mut config["admin"], 0);
+    set_port(&mut config["static_resources"]["listeners"][0], 0);
+
+    let remote = find_mut(&mut config, "remote").expect("a remote module");
+    let uri = remote["http_uri"]["uri"].as_str().unwrap();
+    assert!(uri.starts_with("http://127.0.0.1:8000/"), "{uri}");
+    remote["http_uri"]["uri"] = Value::from(uri.replace(":8000/", &format!(":{wasm_port}/")));
+    remote["sha256"] = Value::from(sha256);
+
+    let clusters = config["static_resources"]["clusters"]
+        .as_sequence_mut()
+        .unwrap();
+    for cluster in clusters {
+        let port = if cluster["name"] == "app" {
+            app_port
+        } else {
+            wasm_port
+        };
+        set_port(cluster, port);
+    }
+    config
+}
+
+fn module_server() -> Upstream {
+    let module = std::fs::read(wasm_module()).unwrap();
+    Upstream::start(move |request| match request.path.as_str() {
+        "/edge_optimizer.wasm" => Reply::ok("application/wasm", &module),
+        _ => Reply::new(404),
+    })
+}
+
+#[test]
+fn envoy_fetches_the_module_over_http_checks_its_sha256_and_runs_it() {
+    let (server, app) = (
+        module_server(),
+        Upstream::start(|_| Reply::ok("text/plain", "app")),
+    );
+    let config = remote_config(&sha256_of(&wasm_module()), server.port, app.port);
+
+    let envoy = Envoy::try_start_config(&serde_yaml_ng::to_string(&config).unwrap(), 1);
+
+    let envoy = envoy.unwrap_or_else(|log| panic!("Envoy did not start:\n{log}"));
+    assert_eq!(server.hits_for("/edge_optimizer.wasm"), 1);
+    let favicon = Request::get("/favicon.ico").send(envoy.port);
+    assert_eq!(favicon.status, 204);
+    assert_eq!(Request::get("/page").send(envoy.port).text(), "app");
+    assert_eq!(app.hits(), 1, "the favicon never reached the app");
+}
+
+#[test]
+fn a_wrong_sha256_keeps_the_module_out_and_the_edge_answers_503() {
+    let (server, app) = (
+        module_server(),
+        Upstream::start(|_| Reply::ok("text/plain", "app")),
+    );
+    let right = sha256_of(&wasm_module());
+    let wrong = format!(
+        "{}{}",
+        if right.starts_with('a') { 'b' } else { 'a' },
+        &right[1..]
+    );
+    let mut config = remote_config(&wrong, server.port, app.port);
+    // One retry instead of five keeps the test short; the outcome is the same.
+    find_mut(&mut config, "retry_policy").unwrap()["num_retries"] = Value::from(1);
+
+    let envoy = Envoy::try_start_config(&serde_yaml_ng::to_string(&config).unwrap(), 1);
+
+    // Envoy still starts: the listener comes up, but with the plugin unloaded and failing
+    // closed (FAIL_RELOAD treats a module that cannot load as FAIL_CLOSED).
+    let envoy = envoy.unwrap_or_else(|log| panic!("Envoy did not start:\n{log}"));
+    let log = envoy.log();
+    assert!(
+        log.contains("Retry limit exceeded for fetching data from remote"),
+        "{log}"
+    );
+    assert!(
+        log.contains("Plugin edge_optimizer failed to load"),
+        "{log}"
+    );
+    assert_eq!(
+        server.hits_for("/edge_optimizer.wasm"),
+        2,
+        "fetched, then once retried"
+    );
+    assert_eq!(Request::get("/favicon.ico").send(envoy.port).status, 503);
+    assert_eq!(Request::get("/page").send(envoy.port).status, 503);
+    assert_eq!(app.hits(), 0);
 }

@@ -9,6 +9,7 @@ pub mod wasmplugin;
 
 #[allow(unused_imports)]
 pub use client::{Request, Response};
+#[allow(unused_imports)]
 pub use envoy::{Envoy, EnvoyOptions};
 #[allow(unused_imports)]
 pub use upstream::{RecordedRequest, Reply, Upstream};
