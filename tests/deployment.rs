@@ -312,15 +312,11 @@ fn the_wasmplugin_api_refuses_what_istio_would_refuse() {
 
 #[test]
 fn the_istio_bootstrap_override_is_valid_envoy_and_carries_envoy_yamls_stats_rules() {
-    let docs: Vec<Value> =
-        serde_yaml_ng::Deserializer::from_str(&read("envoy/istio/proxy-config.yaml"))
-            .map(|doc| serde::Deserialize::deserialize(doc).unwrap())
-            .collect();
-    let map = docs
-        .iter()
-        .find(|d| d["kind"] == "ConfigMap")
-        .expect("a ConfigMap");
-    let bootstrap = map["data"]["custom_bootstrap.json"].as_str().unwrap();
+    let config_map = yaml(&read("envoy/istio/stats-bootstrap.yaml"));
+    let bootstrap = config_map["data"]["custom_bootstrap.json"]
+        .as_str()
+        .unwrap();
+    let operator = yaml(&read("envoy/istio/proxy-config.yaml"));
     let envoy_yaml = yaml(&read("envoy/envoy.yaml"));
 
     let override_stats: Value = serde_yaml_ng::from_str(bootstrap).unwrap();
@@ -329,13 +325,11 @@ fn the_istio_bootstrap_override_is_valid_envoy_and_carries_envoy_yamls_stats_rul
         .output()
         .unwrap();
 
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{log}");
+    assert_eq!(config_map["kind"], "ConfigMap");
     assert_eq!(override_stats["stats_config"], envoy_yaml["stats_config"]);
-    let operator = docs.iter().find(|d| d["kind"] == "IstioOperator").unwrap();
+    assert_eq!(operator["kind"], "IstioOperator");
     let matcher = &operator["spec"]["meshConfig"]["defaultConfig"]["proxyStatsMatcher"];
     let prefix = format!("wasmcustom.{}", defaults().metrics.prefix);
     assert_eq!(strings(&matcher["inclusionPrefixes"]), [prefix]);
