@@ -12,50 +12,14 @@ use std::process::Command;
 use edge_optimizer::config::Config;
 use serde_yaml_ng::Value;
 use support::envoy::{envoy_binary, project_root, validate, wasm_module};
+use support::shipped::{
+    copy_all, find_mut, leaf_paths, plugin_configurations, read, set_port, sha256_of, strings, yaml,
+};
 use support::wasmplugin::{FailStrategy, PluginPhase, PluginType, WasmPlugin, WorkloadMode};
 use support::{Envoy, Reply, Request, Upstream};
 
-const STRING_VALUE: &str = "type.googleapis.com/google.protobuf.StringValue";
-
-fn read(path: &str) -> String {
-    std::fs::read_to_string(project_root().join(path))
-        .unwrap_or_else(|e| panic!("read {path}: {e}"))
-}
-
-fn yaml(text: &str) -> Value {
-    serde_yaml_ng::from_str(text).expect("valid YAML")
-}
-
-/// Every `configuration` given to a Wasm plugin in an Envoy config, as the module gets it.
-fn plugin_configurations(value: &Value, found: &mut Vec<String>) {
-    match value {
-        Value::Mapping(map) => {
-            for (key, child) in map {
-                if key.as_str() == Some("configuration") && child["@type"] == STRING_VALUE {
-                    found.push(child["value"].as_str().expect("a string").to_string());
-                }
-                plugin_configurations(child, found);
-            }
-        }
-        Value::Sequence(items) => items.iter().for_each(|i| plugin_configurations(i, found)),
-        _ => {}
-    }
-}
-
 fn defaults() -> Config {
     Config::from_json(b"{}").expect("the defaults parse")
-}
-
-/// Dotted paths of every leaf, so two documents can be compared field for field.
-fn leaf_paths(value: &serde_json::Value, prefix: &str, out: &mut BTreeSet<String>) {
-    match value.as_object() {
-        Some(map) => map
-            .iter()
-            .for_each(|(k, v)| leaf_paths(v, &format!("{prefix}{k}."), out)),
-        None => {
-            out.insert(prefix.trim_end_matches('.').to_string());
-        }
-    }
 }
 
 fn wasmplugin_config() -> serde_json::Value {
@@ -162,27 +126,6 @@ fn container_layout(root: &Path) -> Value {
         copy_all(&source, &root.join(inside));
     }
     service
-}
-
-fn copy_all(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-    if from.is_dir() {
-        std::fs::create_dir_all(to).unwrap();
-        for entry in std::fs::read_dir(from).unwrap() {
-            let entry = entry.unwrap();
-            copy_all(&entry.path(), &to.join(entry.file_name()));
-        }
-    } else {
-        std::fs::copy(from, to).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
-    }
-}
-
-fn strings(value: &Value) -> Vec<String> {
-    let items = value.as_sequence().expect("a list");
-    items
-        .iter()
-        .map(|v| v.as_str().unwrap().to_string())
-        .collect()
 }
 
 /// Runs the compose entrypoint and command in `root`, as the container would, with
@@ -333,35 +276,6 @@ fn the_istio_bootstrap_override_is_valid_envoy_and_carries_envoy_yamls_stats_rul
     let matcher = &operator["spec"]["meshConfig"]["defaultConfig"]["proxyStatsMatcher"];
     let prefix = format!("wasmcustom.{}", defaults().metrics.prefix);
     assert_eq!(strings(&matcher["inclusionPrefixes"]), [prefix]);
-}
-
-fn sha256_of(path: &Path) -> String {
-    let output = Command::new("sha256sum")
-        .arg(path)
-        .output()
-        .expect("sha256sum");
-    let text = String::from_utf8(output.stdout).unwrap();
-    text.split_whitespace()
-        .next()
-        .expect("a checksum")
-        .to_string()
-}
-
-/// The first mapping under `value` that has `key`, searched depth first.
-fn find_mut<'a>(value: &'a mut Value, key: &str) -> Option<&'a mut Value> {
-    if value.get(key).is_some() {
-        return value.get_mut(key);
-    }
-    match value {
-        Value::Mapping(map) => map.values_mut().find_map(|v| find_mut(v, key)),
-        Value::Sequence(items) => items.iter_mut().find_map(|v| find_mut(v, key)),
-        _ => None,
-    }
-}
-
-fn set_port(socket_holder: &mut Value, port: u16) {
-    let socket = find_mut(socket_holder, "socket_address").expect("a socket address");
-    socket["port_value"] = Value::from(port);
 }
 
 /// envoy-remote.yaml as a user would fill it in, on ports of the test's own: the module's

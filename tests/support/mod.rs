@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod envoy;
+pub mod shipped;
 pub mod upstream;
 pub mod wasmplugin;
 
