@@ -22,6 +22,13 @@ fn defaults() -> Config {
     Config::from_json(b"{}").expect("the defaults parse")
 }
 
+/// The plugin configuration in envoy/envoy.yaml, which lists every field at its default.
+fn envoy_yaml_config() -> serde_json::Value {
+    let mut found = Vec::new();
+    plugin_configurations(&yaml(&read("envoy/envoy.yaml")), &mut found);
+    serde_json::from_str(&found[0]).expect("JSON")
+}
+
 fn wasmplugin_config() -> serde_json::Value {
     let plugin = WasmPlugin::from_yaml(&read("envoy/istio/wasmplugin.yaml")).unwrap();
     let config = plugin.spec.plugin_config.expect("a pluginConfig");
@@ -70,12 +77,9 @@ fn every_plugin_configuration_we_ship_is_the_defaults_by_the_modules_own_parser(
 
 #[test]
 fn the_wasmplugin_lists_every_field_that_envoy_yaml_lists() {
-    let mut envoy_configs = Vec::new();
-    plugin_configurations(&yaml(&read("envoy/envoy.yaml")), &mut envoy_configs);
-    let envoy_json: serde_json::Value = serde_json::from_str(&envoy_configs[0]).unwrap();
     let (mut in_envoy, mut in_istio) = (BTreeSet::new(), BTreeSet::new());
 
-    leaf_paths(&envoy_json, "", &mut in_envoy);
+    leaf_paths(&envoy_yaml_config(), "", &mut in_envoy);
     leaf_paths(&wasmplugin_config(), "", &mut in_istio);
 
     assert_eq!(in_istio, in_envoy);
@@ -90,16 +94,10 @@ fn the_readme_configuration_example_is_the_defaults_and_lists_every_field() {
         .expect("a Configuration section")..];
     let start = section.find("```json\n").expect("a JSON example") + "```json\n".len();
     let json = &section[start..start + section[start..].find("```").unwrap()];
-    let mut envoy_configs = Vec::new();
-    plugin_configurations(&yaml(&read("envoy/envoy.yaml")), &mut envoy_configs);
     let (mut in_readme, mut in_envoy) = (BTreeSet::new(), BTreeSet::new());
 
     leaf_paths(&serde_json::from_str(json).unwrap(), "", &mut in_readme);
-    leaf_paths(
-        &serde_json::from_str(&envoy_configs[0]).unwrap(),
-        "",
-        &mut in_envoy,
-    );
+    leaf_paths(&envoy_yaml_config(), "", &mut in_envoy);
 
     assert_eq!(Config::from_json(json.as_bytes()), Ok(defaults()));
     assert_eq!(in_readme, in_envoy);
