@@ -194,11 +194,12 @@ fn the_container_validation_reads_the_mounted_module() {
 }
 
 #[test]
-fn compose_runs_envoy_1_40_and_publishes_its_ports_on_the_hosts_loopback_only() {
+fn compose_runs_envoy_1_40_unprivileged_and_publishes_ports_on_the_hosts_loopback_only() {
     let compose = yaml(&read("envoy/docker-compose.yml"));
     let service = &compose["services"]["envoy"];
 
     assert_eq!(service["image"], "envoyproxy/envoy:v1.40.0");
+    assert_eq!(service["user"], "65534:65534", "not root");
     assert_eq!(
         strings(&service["ports"]),
         ["127.0.0.1:10000:10000", "127.0.0.1:9901:9901"]
