@@ -12,9 +12,8 @@ use std::process::Command;
 use edge_optimizer::config::Config;
 use serde_yaml_ng::Value;
 use support::envoy::{envoy_binary, project_root, validate, wasm_module};
-use support::shipped::{
-    copy_all, find_mut, leaf_paths, plugin_configurations, read, set_port, sha256_of, strings, yaml,
-};
+use support::shipped::{copy_all, find_mut, leaf_paths, plugin_configurations, read};
+use support::shipped::{set_port, sha256_of, strings, yaml};
 use support::wasmplugin::{FailStrategy, PluginPhase, PluginType, WasmPlugin, WorkloadMode};
 use support::{Envoy, Reply, Request, Upstream};
 
