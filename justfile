@@ -25,3 +25,11 @@ soak:
 # Fuzz every target in fuzz/ (60 s each by default).
 fuzz SECONDS="60":
     bash scripts/fuzz.sh {{SECONDS}}
+
+# Run the module in Envoy's official image with docker compose (envoy/docker-compose.yml).
+docker:
+    bash scripts/docker.sh
+
+# Build the Wasm OCI image for Istio and push it: `just oci ghcr.io/you/edge-optimizer:0.1.0`.
+oci image:
+    bash scripts/oci.sh {{image}}

@@ -205,6 +205,27 @@ fn port_of(address: &str) -> u16 {
         .unwrap_or(0)
 }
 
+/// Runs `envoy --mode validate` on a config from the folder `cwd` (where its relative paths
+/// start). Returns Envoy's output on success, and on failure as the error.
+pub fn validate(config: &Path, cwd: &Path) -> Result<String, String> {
+    let output = Command::new(envoy_binary())
+        .args(["--mode", "validate", "--config-path"])
+        .arg(config)
+        .current_dir(cwd)
+        .output()
+        .expect("run envoy --mode validate");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    if output.status.success() {
+        Ok(text)
+    } else {
+        Err(text)
+    }
+}
+
 /// The project's root folder.
 pub fn project_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -4,7 +4,9 @@
 
 pub mod client;
 pub mod envoy;
+pub mod shipped;
 pub mod upstream;
+pub mod wasmplugin;
 
 #[allow(unused_imports)]
 pub use client::{Request, Response};
