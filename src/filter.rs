@@ -17,6 +17,7 @@ use proxy_wasm::types::Action;
 use crate::compress::eligibility::RequestFacts;
 use crate::compress::Encoder;
 use crate::favicon::{favicon_reply, is_favicon_request};
+use crate::http::header_map::HeaderMap;
 use crate::local_reply::LocalReply;
 use crate::metrics::{status_class_metric, Metric};
 use crate::root::Shared;
@@ -67,18 +68,6 @@ impl EdgeFilter {
         }
     }
 
-    /// A request header as text. Bytes that are not UTF-8 become U+FFFD: the filter only
-    /// parses tokens from headers, and the SDK's text getter would panic on them.
-    fn request_header(&self, name: &str) -> Option<String> {
-        self.get_http_request_header_bytes(name)
-            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-    }
-
-    fn response_header(&self, name: &str) -> Option<String> {
-        self.get_http_response_header_bytes(name)
-            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-    }
-
     /// Moves the phase out so a step can consume it; the caller puts the next one back.
     fn take_phase(&mut self) -> Phase {
         std::mem::replace(&mut self.phase, Phase::PassingThrough)
@@ -114,8 +103,10 @@ impl HttpContext for EdgeFilter {
         self.started_at = Some(self.get_current_time());
         self.shared.metrics.increment(Metric::HttpRequests);
 
-        let method = self.request_header(":method").unwrap_or_default();
-        let path = self.request_header(":path").unwrap_or_default();
+        // Every request header in one host call; each step below reads from this copy.
+        let request = HeaderMap::new(self.get_http_request_headers_bytes());
+        let method = request.text(":method").unwrap_or_default().into_owned();
+        let path = request.text(":path").unwrap_or_default().into_owned();
 
         if is_favicon_request(&self.shared.config.favicon, &method, &path) {
             debug!("#{} favicon answered locally", self.context_id);
@@ -127,16 +118,25 @@ impl HttpContext for EdgeFilter {
         // Read while the request headers are at hand: Envoy refuses them in response
         // callbacks. A cache step may then answer, or attach where to store the answer.
         self.phase = Phase::Forwarded {
-            coding: Some(self.coding_facts(&method)),
+            coding: Some(self.coding_facts(&request, &method)),
             cache: None,
         };
-        self.try_cache_request().unwrap_or(Action::Continue)
+        self.try_cache_request(request).unwrap_or(Action::Continue)
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
-        let status = self
-            .response_header(":status")
-            .and_then(|s| s.parse::<u32>().ok());
+        // A forwarded response is read whole, in one host call; others need only the status.
+        let forwarded = matches!(self.phase, Phase::Forwarded { .. });
+        let response = if forwarded {
+            HeaderMap::new(self.get_http_response_headers_bytes())
+        } else {
+            HeaderMap::new(
+                self.get_http_response_header_bytes(":status")
+                    .map(|status| vec![(":status".to_string(), status)])
+                    .unwrap_or_default(),
+            )
+        };
+        let status = response.text(":status").and_then(|s| s.parse::<u32>().ok());
         match status.and_then(status_class_metric) {
             Some(metric) => self.shared.metrics.increment(metric),
             None => warn!("#{} response without a valid :status", self.context_id),
@@ -146,9 +146,10 @@ impl HttpContext for EdgeFilter {
         // cache snapshots the upstream's headers before compression changes them.
         self.phase = match self.take_phase() {
             Phase::Forwarded { coding, cache } => {
-                let capture =
-                    cache.and_then(|f| self.cache_response_headers(f, status, end_of_stream));
-                let encoder = coding.and_then(|c| self.start_compression(&c, end_of_stream));
+                let capture = cache
+                    .and_then(|f| self.cache_response_headers(f, status, &response, end_of_stream));
+                let encoder =
+                    coding.and_then(|c| self.start_compression(&c, &response, end_of_stream));
                 match (capture, encoder) {
                     (None, None) => Phase::PassingThrough,
                     (capture, encoder) => Phase::Streaming { capture, encoder },

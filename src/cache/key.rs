@@ -99,13 +99,18 @@ pub fn normalise_authority(scheme: &[u8], authority: &[u8]) -> Vec<u8> {
 /// names, since `a=1&a=2` and `a=2&a=1` may mean different things to the application.
 /// Names and values are compared byte for byte, undecoded: `%41` and `A` stay apart
 /// rather than risk merging two requests the application tells apart.
+///
+/// An ignored parameter whose pair holds a `;` is kept: frameworks that also split on `;`
+/// would read a second parameter hidden in its value (`utm_content=x;callback=evil`), and
+/// dropping the pair from the key would let that answer poison the plain URL's entry.
 pub fn normalise_query(query: &[u8], ignored_params: &[String]) -> Vec<u8> {
     let mut pairs: Vec<&[u8]> = query
         .split(|b| *b == b'&')
         .filter(|pair| !pair.is_empty())
         .filter(|pair| {
             let name = pair.split(|b| *b == b'=').next().unwrap_or_default();
-            !ignored_params.iter().any(|p| p.as_bytes() == name)
+            let ignored = ignored_params.iter().any(|p| p.as_bytes() == name);
+            !ignored || pair.contains(&b';')
         })
         .collect();
     pairs.sort_by_key(|pair| pair.split(|b| *b == b'=').next().unwrap_or_default());
@@ -176,6 +181,12 @@ mod tests {
             ("a=1&&b=2&", "a=1&b=2"),
             ("a=%41", "a=%41"),
             ("a=1;b=2", "a=1;b=2"),
+            // Parameter cloaking: an ignored name hiding `;callback=` stays in the key.
+            (
+                "utm_source=x;callback=evil&a=1",
+                "a=1&utm_source=x;callback=evil",
+            ),
+            ("a=1&utm_source=x%3Bb", "a=1"),
             ("flag&a=1", "a=1&flag"),
             ("a=x=y", "a=x=y"),
         ];

@@ -25,10 +25,27 @@ pub struct RequestFacts {
     pub pragma_no_cache: bool,
     pub has_cookie: bool,
     pub has_range: bool,
-    /// `X-Forwarded-Host` or `Forwarded`: the upstream may build its answer from a host the
-    /// key does not hold, the classic cache-poisoning lever.
-    pub has_forwarded_host: bool,
+    /// One of [`UNKEYED_SHAPING_HEADERS`]: the upstream may build its answer from a value
+    /// the key does not hold, the classic cache-poisoning lever.
+    pub has_shaping_header: bool,
 }
+
+/// Request headers that applications and frameworks use to rebuild the URL, host, scheme or
+/// method of a request. None is part of the key, so a request carrying one must neither be
+/// answered from the cache nor fill it: its answer may differ from the plain request's.
+/// (`X-Forwarded-Proto` is absent on purpose: Envoy sets it on every request itself.)
+pub const UNKEYED_SHAPING_HEADERS: [&str; 10] = [
+    "x-forwarded-host",
+    "forwarded",
+    "x-forwarded-server",
+    "x-host",
+    "x-original-url",
+    "x-rewrite-url",
+    "x-forwarded-scheme",
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
 
 /// Decides what a cacheable-path GET or HEAD may do with the cache. `Authorization` is not
 /// decided here: it depends on the stored response (RFC 9111 section 3.5), see
@@ -43,8 +60,8 @@ pub fn request_policy(facts: &RequestFacts) -> RequestPolicy {
     if facts.has_range {
         return RequestPolicy::Bypass("range");
     }
-    if facts.has_forwarded_host {
-        return RequestPolicy::Bypass("forwarded host");
+    if facts.has_shaping_header {
+        return RequestPolicy::Bypass("unkeyed header that shapes the URL or method");
     }
     // RFC 9111 section 5.2.1.4 and 5.4: no-cache (and HTTP/1.0's Pragma) ask for
     // validation, which this cache does by going upstream; max-age=0 means the same.
@@ -174,8 +191,8 @@ mod tests {
             ),
             (with(|f| f.has_range = true), RequestPolicy::Bypass("range")),
             (
-                with(|f| f.has_forwarded_host = true),
-                RequestPolicy::Bypass("forwarded host"),
+                with(|f| f.has_shaping_header = true),
+                RequestPolicy::Bypass("unkeyed header that shapes the URL or method"),
             ),
         ];
         for (facts, expected) in cases {

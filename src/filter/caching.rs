@@ -12,6 +12,7 @@ use proxy_wasm::types::{Action, Bytes};
 
 use crate::cache::entry::{Entry, Hit};
 use crate::cache::health::{is_health_request, HealthCache};
+use crate::http::header_map::HeaderMap;
 use crate::root::epoch_ms;
 
 use super::{EdgeFilter, Phase};
@@ -68,20 +69,16 @@ impl EdgeFilter {
         epoch_ms(self.get_current_time())
     }
 
-    pub(super) fn request_bytes(&self, name: &str) -> Vec<u8> {
-        self.get_http_request_header_bytes(name).unwrap_or_default()
-    }
-
     /// Answers from a cache or arranges to fill one; None when no cache applies.
-    pub(super) fn try_cache_request(&mut self) -> Option<Action> {
-        let method = self.request_bytes(":method");
-        let path = self.request_bytes(":path");
+    pub(super) fn try_cache_request(&mut self, request: HeaderMap) -> Option<Action> {
+        let method = request.get(":method").unwrap_or_default().to_vec();
+        let path = request.get(":path").unwrap_or_default().to_vec();
 
         if is_health_request(&self.shared.config.health, &method, &path) {
-            return Some(self.health_request(&method, &path));
+            return Some(self.health_request(&request, &method, &path));
         }
         if self.in_query_scope(&method, &path) {
-            return Some(self.query_request(&method, &path));
+            return Some(self.query_request(request, &method, &path));
         }
         None
     }
@@ -93,15 +90,16 @@ impl EdgeFilter {
         &mut self,
         forwarded: Forwarded,
         status: Option<u32>,
+        response: &HeaderMap,
         end_of_stream: bool,
     ) -> Option<Capture> {
         let now_ms = self.now_ms();
-        let raw = self.get_http_response_headers_bytes();
+        let raw = response.fields();
         let kind = forwarded.target.kind;
         let entry = match (status, kind) {
             (None, _) => Err("no valid :status".to_string()),
-            (Some(status), Kind::Health) => self.health_entry(status, &raw, now_ms),
-            (Some(status), Kind::Query) => self.query_entry(&forwarded, status, &raw, now_ms),
+            (Some(status), Kind::Health) => self.health_entry(status, raw, now_ms),
+            (Some(status), Kind::Query) => self.query_entry(&forwarded, status, raw, now_ms),
         };
 
         let entry = match entry {
@@ -131,7 +129,7 @@ impl EdgeFilter {
         );
         // Headers leave before the body is seen: `stored` is said only when the length is
         // known to fit, since a body of unknown length may still cross max_entry_bytes.
-        let stored = if end_of_stream || content_length(&raw).is_some() {
+        let stored = if end_of_stream || content_length(raw).is_some() {
             "; stored"
         } else {
             ""

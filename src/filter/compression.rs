@@ -12,6 +12,7 @@ use crate::compress::eligibility::{decide, Decision, RequestFacts, ResponseFacts
 use crate::compress::headers::{apply_to_header_list, edits_for, HeaderEdit};
 use crate::compress::negotiate::negotiate;
 use crate::compress::{compress_body, level_for, new_encoder, Encoder};
+use crate::http::header_map::HeaderMap;
 use crate::http::list::list_contains;
 use crate::metrics::Metric;
 
@@ -23,40 +24,23 @@ fn byte_count(bytes: usize) -> i64 {
 }
 
 impl EdgeFilter {
-    /// Every line of a request header, as text (see [`Self::request_header`]).
-    fn request_header_lines(&self, name: &str) -> Vec<String> {
-        self.get_http_request_headers_bytes()
-            .into_iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, bytes)| String::from_utf8_lossy(&bytes).into_owned())
-            .collect()
-    }
-
-    /// Every response header line, values as text.
-    fn response_header_list(&self) -> Vec<(String, String)> {
-        self.get_http_response_headers_bytes()
-            .into_iter()
-            .map(|(name, bytes)| (name, String::from_utf8_lossy(&bytes).into_owned()))
-            .collect()
-    }
-
     /// What the request says about codings, read while its headers are at hand.
-    pub(super) fn coding_facts(&self, method: &str) -> RequestFacts {
+    pub(super) fn coding_facts(&self, request: &HeaderMap, method: &str) -> RequestFacts {
         let compression = &self.shared.config.compression;
-        let accept_encoding = self.request_header_lines("accept-encoding");
         let negotiated = if compression.enabled {
+            let accept_encoding = request.lines("accept-encoding");
             negotiate(
-                accept_encoding.iter().map(String::as_str),
+                accept_encoding.iter().map(|l| l.as_ref()),
                 &compression.encodings,
             )
         } else {
             None
         };
-        let te = self.request_header_lines("te");
+        let te = request.lines("te");
         RequestFacts {
             negotiated,
             is_head: method.eq_ignore_ascii_case("HEAD"),
-            accepts_trailers: list_contains(te.iter().map(String::as_str), "trailers"),
+            accepts_trailers: list_contains(te.iter().map(|l| l.as_ref()), "trailers"),
         }
     }
 
@@ -65,10 +49,16 @@ impl EdgeFilter {
     pub(super) fn start_compression(
         &self,
         request: &RequestFacts,
+        headers: &HeaderMap,
         end_of_stream: bool,
     ) -> Option<Box<dyn Encoder>> {
         let compression = &self.shared.config.compression;
-        let response = ResponseFacts::from_headers(&self.response_header_list(), end_of_stream);
+        let listed: Vec<(String, String)> = headers
+            .fields()
+            .iter()
+            .map(|(name, value)| (name.clone(), String::from_utf8_lossy(value).into_owned()))
+            .collect();
+        let response = ResponseFacts::from_headers(&listed, end_of_stream);
         let decision = decide(compression, request, &response);
 
         for edit in edits_for(&decision, &response) {

@@ -9,6 +9,7 @@ use proxy_wasm::types::{Action, Bytes};
 use crate::cache::entry::{stored_headers, Entry};
 use crate::cache::health::{health_ttl, HealthLookup};
 use crate::cache::key::{BaseKey, MethodClass};
+use crate::http::header_map::HeaderMap;
 use crate::metrics::Metric;
 
 use super::caching::{content_length, Forwarded, Kind, Target};
@@ -18,10 +19,16 @@ impl EdgeFilter {
     /// Answers a probe from a fresh answer or, while another probe of this worker refreshes
     /// the key, from the last one; otherwise forwards it, as the key's refresh when none is
     /// in flight. HEAD probes may use the GET answer.
-    pub(super) fn health_request(&mut self, method: &[u8], path: &[u8]) -> Action {
+    pub(super) fn health_request(
+        &mut self,
+        request: &HeaderMap,
+        method: &[u8],
+        path: &[u8],
+    ) -> Action {
         let now_ms = self.now_ms();
-        let scheme = self.request_bytes(":scheme");
-        let base = BaseKey::for_health(&scheme, &self.request_bytes(":authority"), path);
+        let scheme = request.get(":scheme").unwrap_or_default();
+        let authority = request.get(":authority").unwrap_or_default();
+        let base = BaseKey::for_health(scheme, authority, path);
         let get_key = base.with_class(MethodClass::WithBody);
         let head_key = base.with_class(MethodClass::HeadersOnly);
         let (keys, own_key): (Vec<&[u8]>, &[u8]) = if method == b"HEAD" {

@@ -5,7 +5,6 @@
 use std::rc::Rc;
 
 use log::debug;
-use proxy_wasm::traits::HttpContext;
 use proxy_wasm::types::{Action, Bytes};
 
 use crate::cache::entry::{stored_headers, Entry, Hit};
@@ -13,8 +12,10 @@ use crate::cache::freshness::{freshness, FreshnessHeaders};
 use crate::cache::key::{split_query, vary_matches, vary_names, BaseKey, MethodClass};
 use crate::cache::storable::{
     may_serve_authorized, may_store, request_policy, RequestFacts, RequestPolicy, ResponseFacts,
+    UNKEYED_SHAPING_HEADERS,
 };
 use crate::http::cache_control::CacheControl;
+use crate::http::header_map::HeaderMap;
 use crate::http::list::list_contains;
 use crate::metrics::Metric;
 
@@ -34,9 +35,9 @@ impl EdgeFilter {
                 .any(|prefix| path_only.starts_with(prefix.as_bytes()))
     }
 
-    fn cache_request_facts(&self) -> RequestFacts {
-        let text = |name: &str| self.request_header(name);
-        let has = |name: &str| self.get_http_request_header_bytes(name).is_some();
+    fn cache_request_facts(request: &HeaderMap) -> RequestFacts {
+        let text = |name: &str| request.text(name);
+        let has = |name: &str| request.has(name);
         let cache_control = text("cache-control");
         let pragma = text("pragma");
         RequestFacts {
@@ -44,14 +45,19 @@ impl EdgeFilter {
             pragma_no_cache: list_contains(pragma.as_deref(), "no-cache"),
             has_cookie: has("cookie"),
             has_range: has("range"),
-            has_forwarded_host: has("x-forwarded-host") || has("forwarded"),
+            has_shaping_header: UNKEYED_SHAPING_HEADERS.iter().any(|name| has(name)),
         }
     }
 
     /// Applies the request rules (RFC 9111 section 5.2.1), answers a fresh hit from the
     /// request phase, or forwards the request and arranges to store its answer.
-    pub(super) fn query_request(&mut self, method: &[u8], path: &[u8]) -> Action {
-        let policy = request_policy(&self.cache_request_facts());
+    pub(super) fn query_request(
+        &mut self,
+        request: HeaderMap,
+        method: &[u8],
+        path: &[u8],
+    ) -> Action {
+        let policy = request_policy(&Self::cache_request_facts(&request));
         if let RequestPolicy::Bypass(reason) = policy {
             debug!("#{} query_cache bypass ({reason})", self.context_id);
             return Action::Continue;
@@ -59,18 +65,16 @@ impl EdgeFilter {
 
         let now_ms = self.now_ms();
         let key = BaseKey::for_query_cache(
-            &self.request_bytes(":scheme"),
-            &self.request_bytes(":authority"),
+            request.get(":scheme").unwrap_or_default(),
+            request.get(":authority").unwrap_or_default(),
             path,
             &self.shared.config.query_cache.ignored_query_params,
         )
         .with_class(MethodClass::WithBody);
-        let has_authorization = self
-            .get_http_request_header_bytes("authorization")
-            .is_some();
+        let has_authorization = request.has("authorization");
 
         if policy == RequestPolicy::Lookup {
-            if let Some(hit) = self.query_lookup(&key, now_ms, has_authorization) {
+            if let Some(hit) = self.query_lookup(&key, now_ms, &request) {
                 debug!("#{} query_cache hit status={}", self.context_id, hit.status);
                 self.shared.metrics.increment(Metric::QueryCacheHits);
                 return self.answer_from_cache(hit, Some(&key));
@@ -88,7 +92,7 @@ impl EdgeFilter {
         self.shared.metrics.increment(Metric::QueryCacheMisses);
         let may_store = method == b"GET";
         let request_headers = if may_store {
-            self.get_http_request_headers_bytes()
+            request.into_fields()
         } else {
             Vec::new()
         };
@@ -107,7 +111,8 @@ impl EdgeFilter {
 
     /// A fresh entry this request may be answered with. Stale entries met on the way are
     /// removed, and the gauges follow.
-    fn query_lookup(&self, key: &[u8], now_ms: u64, has_authorization: bool) -> Option<Hit> {
+    fn query_lookup(&self, key: &[u8], now_ms: u64, request: &HeaderMap) -> Option<Hit> {
+        let has_authorization = request.has("authorization");
         let mut caches = self.shared.caches.try_borrow_mut().ok()?;
         let (entry, change) = caches.query.get_fresh(key, now_ms);
 
@@ -115,12 +120,12 @@ impl EdgeFilter {
             .filter(|e| !has_authorization || e.serves_authorized)
             .filter(|e| {
                 vary_matches(&e.vary, e.is_identity(), |name| {
-                    self.get_http_request_header_bytes(name)
+                    request.get(name).map(<[u8]>::to_vec)
                 })
             })
             .map(|e| {
                 let status = format!("edge-optimizer; hit; ttl={}", e.ttl_secs(now_ms));
-                let if_none_match = self.request_header("if-none-match");
+                let if_none_match = request.text("if-none-match");
                 e.reply(now_ms, status, if_none_match.as_deref())
             });
 
