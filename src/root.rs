@@ -101,7 +101,8 @@ impl RootContext for EdgeRoot {
         let metrics = Metrics::define(&config.metrics.prefix);
         let caches = Caches {
             health: HealthCache::new(config.query_cache.max_entry_bytes),
-            query: Store::new(config.query_cache.max_entries, config.query_cache.max_bytes),
+            query: Store::new(config.query_cache.max_entries, config.query_cache.max_bytes)
+                .counting_bookkeeping(),
         };
         if config.query_cache.enabled {
             self.set_tick_period(config.query_cache.sweep_interval);

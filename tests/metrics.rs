@@ -103,3 +103,23 @@ fn request_duration_is_recorded_in_microseconds() {
     assert_eq!(bucket("250000"), 0, "300 ms is above the 250 ms bucket");
     assert_eq!(bucket("500000"), 1, "300 ms is within the 500 ms bucket");
 }
+
+#[test]
+fn without_the_tag_rule_each_status_class_is_its_own_metric() {
+    let upstream = Upstream::start(|_| Reply::ok("text/plain", "ok"));
+    let options = EnvoyOptions {
+        status_class_tag: false,
+        ..EnvoyOptions::default()
+    };
+    let envoy = Envoy::start(upstream.port, &options);
+
+    Request::get("/a").send(envoy.port);
+    Request::get("/favicon.ico").send(envoy.port);
+
+    let prometheus = envoy.prometheus();
+    assert!(
+        prometheus.contains("edge_http_responses_total_status_class_2xx{} 2"),
+        "{prometheus}"
+    );
+    assert!(!prometheus.contains("status_class=\""), "{prometheus}");
+}

@@ -20,6 +20,8 @@ pub struct EnvoyOptions {
     pub buffer_limit_bytes: u32,
     /// The wasm runtime: `v8`, `wamr` or `wasmtime`.
     pub runtime: String,
+    /// Whether the bootstrap carries the tag rule that turns the status class into a label.
+    pub status_class_tag: bool,
 }
 
 impl Default for EnvoyOptions {
@@ -29,6 +31,7 @@ impl Default for EnvoyOptions {
             concurrency: 1,
             buffer_limit_bytes: 1024 * 1024,
             runtime: "v8".to_string(),
+            status_class_tag: true,
         }
     }
 }
@@ -279,9 +282,7 @@ admin:
   address:
     socket_address: {{ address: 127.0.0.1, port_value: 0 }}
 stats_config:
-  stats_tags:
-    - tag_name: status_class
-      regex: "^wasmcustom\\.edge_http_responses_total(\\.status_class\\.(\\dxx))$"
+  {tag_rule}
   histogram_bucket_settings:
     - match: {{ prefix: "wasmcustom.edge_http_request_duration_microseconds" }}
       buckets: [50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000,
@@ -335,6 +336,12 @@ static_resources:
                   address:
                     socket_address: {{ address: 127.0.0.1, port_value: {upstream_port} }}
 "#,
+        tag_rule = if options.status_class_tag {
+            "stats_tags: [{ tag_name: status_class, regex: \"^wasmcustom\\\\.\
+             edge_http_responses_total(\\\\.status_class\\\\.(\\\\dxx))$\" }]"
+        } else {
+            "stats_tags: []"
+        },
         buffer_limit = options.buffer_limit_bytes,
         runtime = options.runtime,
         wasm = wasm_module().display(),
