@@ -13,7 +13,7 @@ use crate::http::header_map::HeaderMap;
 use crate::metrics::Metric;
 
 use super::caching::{content_length, Forwarded, Kind, Target};
-use super::{EdgeFilter, Phase};
+use super::EdgeFilter;
 
 impl EdgeFilter {
     /// Answers a probe from a fresh answer or, while another probe of this worker refreshes
@@ -78,10 +78,6 @@ impl EdgeFilter {
         );
         self.shared.metrics.increment(Metric::HealthCacheHits);
         let hit = entry.reply(now_ms, cache_status.to_string(), None);
-        self.phase = Phase::Forwarded {
-            coding: None,
-            cache: None,
-        };
         self.answer_from_cache(hit, None)
     }
 
