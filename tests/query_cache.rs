@@ -561,6 +561,65 @@ fn accept_encoding_variants_share_one_identity_entry() {
     assert_eq!(upstream.hits(), 1);
 }
 
+/// Hits are compressed like upstream answers; the compressed body is made on the first
+/// gzip hit, kept with the entry (its bytes counted) and reused by later gzip hits.
+#[test]
+fn gzip_clients_get_compressed_hits_made_once_from_one_upstream_fetch() {
+    let json = format!("[{}]", vec!["{\"id\":1,\"name\":\"same\"}"; 400].join(","));
+    let expected = json.clone().into_bytes();
+    let upstream = Upstream::start(move |_| {
+        Reply::ok("application/json", &json)
+            .header("cache-control", CACHEABLE)
+            .header("etag", "\"v7\"")
+    });
+    let envoy = envoy(&upstream);
+    let gzip = |envoy: &Envoy| {
+        Request::get("/api/doc")
+            .header("accept-encoding", "gzip")
+            .send(envoy.port)
+    };
+
+    let miss = get(&envoy, "/api/doc");
+    let bytes_identity_only = envoy.metric("edge_query_cache_bytes");
+    let first_gzip = gzip(&envoy);
+    let bytes_with_variant = envoy.metric("edge_query_cache_bytes");
+    let compressed_after_first = envoy.metric("edge_compression_responses_total");
+    let second_gzip = gzip(&envoy);
+    let plain_hit = get(&envoy, "/api/doc");
+
+    assert_eq!(miss.body, expected);
+    for hit in [&first_gzip, &second_gzip] {
+        assert!(cache_status(hit).contains("hit"), "{:?}", hit.headers);
+        assert_eq!(hit.header("content-encoding"), Some("gzip"));
+        assert_eq!(hit.header("etag"), Some("W/\"v7\""));
+        assert!(hit.header("vary").unwrap_or("").contains("Accept-Encoding"));
+        let mut decoded = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(hit.body.as_slice()),
+            &mut decoded,
+        )
+        .unwrap();
+        assert_eq!(decoded, expected);
+    }
+    assert_eq!(second_gzip.body, first_gzip.body);
+    let variant_bytes = bytes_with_variant - bytes_identity_only;
+    assert_eq!(
+        variant_bytes,
+        first_gzip.body.len() as u64,
+        "the variant is counted"
+    );
+    assert_eq!(envoy.metric("edge_query_cache_bytes"), bytes_with_variant);
+    assert_eq!(
+        envoy.metric("edge_compression_bytes_out_total"),
+        2 * first_gzip.body.len() as u64
+    );
+    assert_eq!(compressed_after_first, 1);
+    assert_eq!(plain_hit.header("content-encoding"), None);
+    assert_eq!(plain_hit.body, expected);
+    assert_eq!(plain_hit.header("etag"), Some("\"v7\""));
+    assert_eq!(upstream.hits(), 1);
+}
+
 /// C20: a private page fetched with a cookie is never stored for the next visitor.
 #[test]
 fn a_private_page_behind_a_cookie_is_not_stored_for_others() {
