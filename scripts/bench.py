@@ -32,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 WASM = Path(os.environ.get("EDGE_OPTIMIZER_WASM")
             or ROOT / "target/wasm32-wasip1/release/edge_optimizer.wasm")
+EMPTY_WASM = ROOT / "bench/empty-module/target/wasm32-wasip1/release/empty_module.wasm"
 OUT = ROOT / "target/bench"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 CORES = os.cpu_count() or 1
@@ -102,7 +103,7 @@ static_resources:
 """
 
 
-def module_filter(plugin_config, runtime):
+def module_filter(plugin_config, runtime, wasm=WASM):
     value = json.dumps(json.dumps(plugin_config))
     return f"""
                   - name: envoy.filters.http.wasm
@@ -114,7 +115,7 @@ def module_filter(plugin_config, runtime):
                         vm_config:
                           vm_id: edge_optimizer
                           runtime: envoy.wasm.runtime.{runtime}
-                          code: {{ local: {{ filename: {WASM} }} }}
+                          code: {{ local: {{ filename: {wasm} }} }}
                         configuration:
                           "@type": type.googleapis.com/google.protobuf.StringValue
                           value: {value}"""
@@ -302,7 +303,10 @@ def scenarios(upstream_port, runtime):
     m = lambda config: module_filter(config, runtime)  # noqa: E731
     return [
         ("pass-through", "/static/blob", {}, {
-            "router": ("", up), "module": (m(MODULE_OFF), up)}),
+            "router": ("", up),
+            # The floor: what any wasm filter costs before it does anything.
+            "empty module": (module_filter({}, runtime, EMPTY_WASM), up),
+            "module": (m(MODULE_OFF), up)}),
         ("gzip 20 KiB JSON", "/page.json", gzip, {
             "router": ("", up), "native": (NATIVE_GZIP, up), "module": (m(compress), up)}),
         ("query-cache hit, identity", "/api/items", {}, {
@@ -350,6 +354,8 @@ def ratio(value, reference):
 def run(args):
     if not WASM.exists():
         raise SystemExit(f"{WASM} is missing: cargo build --release --target wasm32-wasip1")
+    if not EMPTY_WASM.exists():
+        raise SystemExit(f"{EMPTY_WASM} is missing: scripts/bench.sh builds it")
     if not shutil.which("wrk"):
         raise SystemExit("wrk is missing: apt-get install wrk (scripts/bench.sh does this)")
     workdir = tempfile.mkdtemp(prefix="edge-bench-")

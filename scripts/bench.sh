@@ -14,4 +14,5 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 bash scripts/envoy.sh >/dev/null
 cargo build --release --target wasm32-wasip1
+cargo build --release --target wasm32-wasip1 --manifest-path bench/empty-module/Cargo.toml
 python3 scripts/bench.py "$@"
