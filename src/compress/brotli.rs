@@ -31,6 +31,7 @@ impl BrotliEncoder {
 impl Encoder for BrotliEncoder {
     fn encode(&mut self, input: &[u8]) -> io::Result<Vec<u8>> {
         self.inner.write_all(input)?;
+        self.inner.flush()?;
         Ok(std::mem::take(self.inner.get_mut()))
     }
 

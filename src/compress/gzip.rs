@@ -38,9 +38,9 @@ impl GzipEncoder {
         }
     }
 
-    /// Runs `input` through deflate with `flush`, appending everything produced to `out`.
-    /// Without a flush it returns once deflate has taken all the input (it may keep some
-    /// output back); with `Finish` once the stream has ended.
+    /// Runs `input` through deflate with `flush`, appending everything produced to `out`:
+    /// with `Sync` until deflate has taken all the input and emitted all of it, with
+    /// `Finish` until the stream has ended.
     fn deflate(
         &mut self,
         mut input: &[u8],
@@ -63,7 +63,12 @@ impl GzipEncoder {
 
             match status {
                 Status::StreamEnd => return Ok(()),
-                _ if flush == FlushCompress::None && input.is_empty() => return Ok(()),
+                _ if flush != FlushCompress::Finish
+                    && input.is_empty()
+                    && out.len() < out.capacity() =>
+                {
+                    return Ok(())
+                }
                 Status::BufError if taken == 0 && made == 0 => {
                     return Err(io::Error::other("deflate made no progress"))
                 }
@@ -85,7 +90,7 @@ impl Encoder for GzipEncoder {
     fn encode(&mut self, input: &[u8]) -> io::Result<Vec<u8>> {
         let mut out = self.take_header();
         self.crc.update(input);
-        self.deflate(input, FlushCompress::None, &mut out)?;
+        self.deflate(input, FlushCompress::Sync, &mut out)?;
         Ok(out)
     }
 

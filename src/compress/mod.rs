@@ -17,8 +17,9 @@ use crate::config::{CompressionConfig, Encoding};
 /// A streaming encoder for one response body. Memory stays bounded by the coding's window
 /// and buffers, whatever the length of the body.
 pub trait Encoder {
-    /// Compresses the next piece of the body and returns the output ready so far, which may
-    /// be empty: encoders hold some input back to find longer matches.
+    /// Compresses the next piece of the body and returns all of its output: each piece is
+    /// flushed (a sync flush), so what the upstream sent reaches the client now, and a body
+    /// cut short (by trailers nobody announced, or a reset) has lost none of its content.
     fn encode(&mut self, input: &[u8]) -> io::Result<Vec<u8>>;
 
     /// Ends the body: returns the rest of the output, the coding's trailer included.

@@ -100,3 +100,36 @@ fn the_level_comes_from_the_configuration() {
     assert_eq!(level_for(&config, Encoding::Gzip), 2);
     assert_eq!(level_for(&config, Encoding::Brotli), 9);
 }
+
+/// Decodes as much of an unfinished stream as it holds.
+fn decode_prefix(encoding: Encoding, bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut buffer = [0u8; 4096];
+    let mut reader: Box<dyn Read> = match encoding {
+        Encoding::Gzip => Box::new(flate2::read::GzDecoder::new(bytes)),
+        Encoding::Brotli => Box::new(::brotli::Decompressor::new(bytes, 4096)),
+    };
+    while let Ok(n) = reader.read(&mut buffer) {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buffer[..n]);
+    }
+    out
+}
+
+#[test]
+fn every_chunk_is_flushed_so_a_stream_cut_short_loses_no_content() {
+    for encoding in [Encoding::Gzip, Encoding::Brotli] {
+        let mut encoder = new_encoder(encoding, 6);
+        let mut sent = Vec::new();
+        let mut body = Vec::new();
+
+        for chunk in [&b"first piece of the body, "[..], b"then a second, ", b"and a third"] {
+            body.extend_from_slice(chunk);
+            sent.extend(encoder.encode(chunk).unwrap());
+
+            assert_eq!(decode_prefix(encoding, &sent), body, "{encoding:?}");
+        }
+    }
+}
