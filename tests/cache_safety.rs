@@ -189,3 +189,68 @@ fn a_head_answer_or_an_error_never_stands_in_for_a_page() {
     assert_eq!(flaky.status, 200);
     assert_eq!(flaky.text(), "the page");
 }
+
+#[test]
+fn forwarded_proto_is_part_of_the_key_and_other_forwarding_headers_bypass() {
+    let upstream = reflecting_upstream();
+    let envoy = envoy(&upstream);
+
+    let spoofed = Request::get("/page/proto")
+        .header("x-forwarded-proto", "https-evil")
+        .send(envoy.port);
+    let plain = victim(&envoy, "/page/proto");
+    let prefixed = Request::get("/page/prefix")
+        .header("x-forwarded-prefix", "/evil")
+        .send(envoy.port);
+    let plain_prefix = victim(&envoy, "/page/prefix");
+
+    assert!(spoofed.text().contains("https-evil"));
+    assert!(!plain.text().contains("evil"), "{}", plain.text());
+    assert!(prefixed.text().contains("/evil"));
+    assert!(
+        !plain_prefix.text().contains("evil"),
+        "{}",
+        plain_prefix.text()
+    );
+}
+
+#[test]
+fn requests_with_other_credentials_headers_bypass_the_cache() {
+    let upstream = reflecting_upstream();
+    let envoy = envoy(&upstream);
+
+    for (i, name) in [
+        "x-api-key",
+        "api-key",
+        "x-auth-token",
+        "proxy-authorization",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let path = format!("/account/{i}");
+        Request::get(&path)
+            .header(name, "VICTIM-KEY")
+            .send(envoy.port);
+        let attacker = victim(&envoy, &path);
+
+        assert!(!attacker.text().contains("VICTIM-KEY"), "{name} leaked");
+    }
+}
+
+#[test]
+fn paths_the_upstream_could_resolve_elsewhere_bypass_the_cache() {
+    let upstream = reflecting_upstream();
+    let envoy = envoy(&upstream);
+
+    for path in [
+        "/api/../account/settings",
+        "/api/%2e%2e/account",
+        "/api/a%2fb",
+    ] {
+        Request::get(path).send(envoy.port);
+        let again = Request::get(path).send(envoy.port);
+
+        assert_eq!(again.header("cache-status"), None, "{path} used the cache");
+    }
+}

@@ -620,6 +620,42 @@ fn gzip_clients_get_compressed_hits_made_once_from_one_upstream_fetch() {
     assert_eq!(upstream.hits(), 1);
 }
 
+/// RFC 9111 section 4.4: a successful unsafe request makes the URL's entry stale; a failed
+/// one leaves it.
+#[test]
+fn a_successful_write_invalidates_the_entry_and_a_failed_one_does_not() {
+    let upstream = Upstream::start(|request: &RecordedRequest| {
+        let n = request.header("x-test-n").unwrap_or_default();
+        match (request.method.as_str(), request.header("x-test-fail")) {
+            ("GET", _) => Reply::ok("application/json", format!("version {n}"))
+                .header("cache-control", CACHEABLE),
+            (_, Some(_)) => Reply::new(409).body("conflict"),
+            _ => Reply::new(204),
+        }
+    });
+    let envoy = envoy(&upstream);
+    let read = |n: &str| {
+        Request::get("/api/doc?id=1")
+            .header("x-test-n", n)
+            .send(envoy.port)
+            .text()
+    };
+
+    assert_eq!(read("1"), "version 1");
+    Request::new("POST", "/api/doc?id=1")
+        .header("x-test-fail", "yes")
+        .body(b"x")
+        .send(envoy.port);
+    assert_eq!(read("2"), "version 1", "a failed write keeps the entry");
+    Request::new("PUT", "/api/doc?id=1")
+        .body(b"x")
+        .send(envoy.port);
+    assert_eq!(read("3"), "version 3", "a successful write invalidates it");
+    Request::new("DELETE", "/api/doc?id=1").send(envoy.port);
+    assert_eq!(read("4"), "version 4");
+    assert_eq!(envoy.metric("edge_query_cache_entries"), 1);
+}
+
 /// C20: a private page fetched with a cookie is never stored for the next visitor.
 #[test]
 fn a_private_page_behind_a_cookie_is_not_stored_for_others() {

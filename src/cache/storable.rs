@@ -28,14 +28,47 @@ pub struct RequestFacts {
     /// One of [`UNKEYED_SHAPING_HEADERS`]: the upstream may build its answer from a value
     /// the key does not hold, the classic cache-poisoning lever.
     pub has_shaping_header: bool,
+    /// One of [`CREDENTIAL_HEADERS`]: the answer may belong to whoever sent it.
+    pub has_credential_header: bool,
+    /// The path has dot-segments or encoded separators (see [`is_ambiguous_path`]).
+    pub has_ambiguous_path: bool,
+}
+
+/// Request headers that carry a client's credentials besides `Authorization` and `Cookie`;
+/// an answer to such a request may be meant for that client alone.
+pub const CREDENTIAL_HEADERS: [&str; 5] = [
+    "proxy-authorization",
+    "x-api-key",
+    "api-key",
+    "x-auth-token",
+    "x-access-token",
+];
+
+/// Whether a path could name another path once the upstream resolves it: dot-segments
+/// (`/api/../account`), plain or percent-encoded, or an encoded `/` or a `\`. The cache keys
+/// the path as received, so a path the upstream rewrites could store a private page under a
+/// harmless-looking key (web cache deception); such requests bypass the cache.
+pub fn is_ambiguous_path(path: &[u8]) -> bool {
+    let lower = path.to_ascii_lowercase();
+    let contains = |needle: &[u8]| lower.windows(needle.len()).any(|w| w == needle);
+    if contains(b"%2f") || contains(b"%5c") || lower.contains(&b'\\') {
+        return true;
+    }
+    lower.split(|b| *b == b'/').any(|segment| {
+        let segment = String::from_utf8_lossy(segment).replace("%2e", ".");
+        segment == "." || segment == ".."
+    })
 }
 
 /// Request headers that applications and frameworks use to rebuild the URL, host, scheme or
 /// method of a request. None is part of the key, so a request carrying one must neither be
 /// answered from the cache nor fill it: its answer may differ from the plain request's.
-/// (`X-Forwarded-Proto` is absent on purpose: Envoy sets it on every request itself.)
-pub const UNKEYED_SHAPING_HEADERS: [&str; 10] = [
+/// (`X-Forwarded-Proto` is not here: Envoy sets it on most requests itself, so the query
+/// cache keeps it in the key instead.)
+pub const UNKEYED_SHAPING_HEADERS: [&str; 12] = [
     "x-forwarded-host",
+    "x-forwarded-prefix",
+    "x-forwarded-port",
     "forwarded",
     "x-forwarded-server",
     "x-host",
@@ -59,6 +92,12 @@ pub fn request_policy(facts: &RequestFacts) -> RequestPolicy {
     }
     if facts.has_range {
         return RequestPolicy::Bypass("range");
+    }
+    if facts.has_credential_header {
+        return RequestPolicy::Bypass("credentials header");
+    }
+    if facts.has_ambiguous_path {
+        return RequestPolicy::Bypass("ambiguous path");
     }
     if facts.has_shaping_header {
         return RequestPolicy::Bypass("unkeyed header that shapes the URL or method");
@@ -193,6 +232,14 @@ mod tests {
             (
                 with(|f| f.has_shaping_header = true),
                 RequestPolicy::Bypass("unkeyed header that shapes the URL or method"),
+            ),
+            (
+                with(|f| f.has_credential_header = true),
+                RequestPolicy::Bypass("credentials header"),
+            ),
+            (
+                with(|f| f.has_ambiguous_path = true),
+                RequestPolicy::Bypass("ambiguous path"),
             ),
         ];
         for (facts, expected) in cases {
@@ -348,6 +395,27 @@ mod tests {
                 expected,
                 "{cc}"
             );
+        }
+    }
+
+    #[test]
+    fn paths_an_upstream_could_resolve_elsewhere_are_ambiguous() {
+        // One line per rule: path, ambiguous?
+        let cases = [
+            ("/api/items", false),
+            ("/api/items.v2/..json", false),
+            ("/api/.well-known/x", false),
+            ("/api/../account/settings", true),
+            ("/api/./items", true),
+            ("/api/items/..", true),
+            ("/api/%2e%2e/account", true),
+            ("/api/%2E./account", true),
+            ("/api/a%2fb", true),
+            ("/api/a%5Cb", true),
+            ("/api/a\\b", true),
+        ];
+        for (path, expected) in cases {
+            assert_eq!(is_ambiguous_path(path.as_bytes()), expected, "{path}");
         }
     }
 }

@@ -125,7 +125,11 @@ fn every_chunk_is_flushed_so_a_stream_cut_short_loses_no_content() {
         let mut sent = Vec::new();
         let mut body = Vec::new();
 
-        for chunk in [&b"first piece of the body, "[..], b"then a second, ", b"and a third"] {
+        for chunk in [
+            &b"first piece of the body, "[..],
+            b"then a second, ",
+            b"and a third",
+        ] {
             body.extend_from_slice(chunk);
             sent.extend(encoder.encode(chunk).unwrap());
 

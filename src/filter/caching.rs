@@ -22,6 +22,8 @@ use super::{EdgeFilter, Phase};
 pub(super) enum Kind {
     Health,
     Query,
+    /// An unsafe request whose success makes the query cache's entry stale.
+    Invalidation,
 }
 
 impl Kind {
@@ -29,6 +31,7 @@ impl Kind {
         match self {
             Kind::Health => "health",
             Kind::Query => "query_cache",
+            Kind::Invalidation => "query_cache invalidation",
         }
     }
 }
@@ -77,10 +80,14 @@ impl EdgeFilter {
         if is_health_request(&self.shared.config.health, &method, &path) {
             return Some(self.health_request(&request, &method, &path));
         }
-        if self.in_query_scope(&method, &path) {
-            return Some(self.query_request(request, &method, &path));
+        if !self.in_query_prefixes(&path) {
+            return None;
         }
-        None
+        match method.as_slice() {
+            b"GET" | b"HEAD" => Some(self.query_request(request, &method, &path)),
+            b"OPTIONS" | b"TRACE" => None,
+            _ => Some(self.invalidate_on_success(&request, &path)),
+        }
     }
 
     /// Decides from the upstream's headers whether to store its answer, marks the response
@@ -93,13 +100,20 @@ impl EdgeFilter {
         response: &HeaderMap,
         end_of_stream: bool,
     ) -> Option<Capture> {
+        let kind = forwarded.target.kind;
+        if kind == Kind::Invalidation {
+            if status.is_some_and(|s| (200..400).contains(&s)) {
+                self.invalidate(&forwarded.target.key);
+            }
+            return None;
+        }
         let now_ms = self.now_ms();
         let raw = response.fields();
-        let kind = forwarded.target.kind;
         let entry = match (status, kind) {
             (None, _) => Err("no valid :status".to_string()),
             (Some(status), Kind::Health) => self.health_entry(status, raw, now_ms),
             (Some(status), Kind::Query) => self.query_entry(&forwarded, status, raw, now_ms),
+            (Some(_), Kind::Invalidation) => Err("an invalidation stores nothing".to_string()),
         };
 
         let entry = match entry {
@@ -204,6 +218,7 @@ impl EdgeFilter {
                 };
                 self.shared.record_query_change(change);
             }
+            Kind::Invalidation => {}
         }
         self.release(&target);
     }
@@ -215,6 +230,18 @@ impl EdgeFilter {
             capture.target.kind.name()
         );
         self.release(&capture.target);
+    }
+
+    /// Removes the query cache's entry under `key`, moving the gauges.
+    fn invalidate(&self, key: &[u8]) {
+        let change = match self.shared.caches.try_borrow_mut() {
+            Ok(mut caches) => caches.query.remove(key),
+            Err(_) => Default::default(),
+        };
+        if change.entries != 0 {
+            debug!("#{} query_cache entry invalidated", self.context_id);
+        }
+        self.shared.record_query_change(change);
     }
 
     /// Ends a health refresh this request owns, so the next probe may refresh again.
@@ -251,7 +278,7 @@ impl EdgeFilter {
     /// their identity coding: their answers are tiny and replayed as stored.
     pub(super) fn forward_to_cache(&mut self, forwarded: Forwarded) -> Action {
         let coding = match self.take_phase() {
-            Phase::Forwarded { coding, .. } if forwarded.target.kind == Kind::Query => coding,
+            Phase::Forwarded { coding, .. } if forwarded.target.kind != Kind::Health => coding,
             _ => None,
         };
         self.phase = Phase::Forwarded {

@@ -11,8 +11,8 @@ use crate::cache::entry::{stored_headers, Entry, Hit};
 use crate::cache::freshness::{freshness, FreshnessHeaders};
 use crate::cache::key::{split_query, vary_matches, vary_names, BaseKey, MethodClass};
 use crate::cache::storable::{
-    may_serve_authorized, may_store, request_policy, RequestFacts, RequestPolicy, ResponseFacts,
-    UNKEYED_SHAPING_HEADERS,
+    is_ambiguous_path, may_serve_authorized, may_store, request_policy, RequestFacts,
+    RequestPolicy, ResponseFacts, CREDENTIAL_HEADERS, UNKEYED_SHAPING_HEADERS,
 };
 use crate::http::cache_control::CacheControl;
 use crate::http::header_map::HeaderMap;
@@ -23,19 +23,53 @@ use super::caching::{content_length, Forwarded, Kind, Target};
 use super::EdgeFilter;
 
 impl EdgeFilter {
-    /// GET or HEAD under one of the configured prefixes; the query plays no part.
-    pub(super) fn in_query_scope(&self, method: &[u8], path: &[u8]) -> bool {
+    /// A path under one of the configured prefixes; the query plays no part.
+    pub(super) fn in_query_prefixes(&self, path: &[u8]) -> bool {
         let config = &self.shared.config.query_cache;
         let (path_only, _) = split_query(path);
         config.enabled
-            && (method == b"GET" || method == b"HEAD")
             && config
                 .prefixes
                 .iter()
                 .any(|prefix| path_only.starts_with(prefix.as_bytes()))
     }
 
-    fn cache_request_facts(request: &HeaderMap) -> RequestFacts {
+    /// The key of the GET entry for this request. `X-Forwarded-Proto` is part of it: Envoy
+    /// passes a client's value on, and applications build URLs (and redirects) from it.
+    fn query_key(&self, request: &HeaderMap, path: &[u8]) -> Vec<u8> {
+        let mut key = BaseKey::for_query_cache(
+            request.get(":scheme").unwrap_or_default(),
+            request.get(":authority").unwrap_or_default(),
+            path,
+            &self.shared.config.query_cache.ignored_query_params,
+        )
+        .with_class(MethodClass::WithBody);
+        if let Some(proto) = request.get("x-forwarded-proto") {
+            key.extend_from_slice(b"\nx-forwarded-proto=");
+            key.extend_from_slice(proto);
+        }
+        key
+    }
+
+    /// A successful unsafe request (POST, PUT, DELETE, ...) to a cached URL makes its entry
+    /// stale (RFC 9111 section 4.4): the request goes upstream with the entry's key, which
+    /// the response headers remove when the status is not an error.
+    pub(super) fn invalidate_on_success(&mut self, request: &HeaderMap, path: &[u8]) -> Action {
+        let key = self.query_key(request, path);
+        self.forward_to_cache(Forwarded {
+            target: Target {
+                kind: Kind::Invalidation,
+                key,
+                refresh_owner: false,
+            },
+            may_store: false,
+            request_has_authorization: false,
+            request_headers: Vec::new(),
+            fwd: "miss",
+        })
+    }
+
+    fn cache_request_facts(request: &HeaderMap, path: &[u8]) -> RequestFacts {
         let text = |name: &str| request.text(name);
         let has = |name: &str| request.has(name);
         let cache_control = text("cache-control");
@@ -46,6 +80,8 @@ impl EdgeFilter {
             has_cookie: has("cookie"),
             has_range: has("range"),
             has_shaping_header: UNKEYED_SHAPING_HEADERS.iter().any(|name| has(name)),
+            has_credential_header: CREDENTIAL_HEADERS.iter().any(|name| has(name)),
+            has_ambiguous_path: is_ambiguous_path(split_query(path).0),
         }
     }
 
@@ -57,20 +93,14 @@ impl EdgeFilter {
         method: &[u8],
         path: &[u8],
     ) -> Action {
-        let policy = request_policy(&Self::cache_request_facts(&request));
+        let policy = request_policy(&Self::cache_request_facts(&request, path));
         if let RequestPolicy::Bypass(reason) = policy {
             debug!("#{} query_cache bypass ({reason})", self.context_id);
             return Action::Continue;
         }
 
         let now_ms = self.now_ms();
-        let key = BaseKey::for_query_cache(
-            request.get(":scheme").unwrap_or_default(),
-            request.get(":authority").unwrap_or_default(),
-            path,
-            &self.shared.config.query_cache.ignored_query_params,
-        )
-        .with_class(MethodClass::WithBody);
+        let key = self.query_key(&request, path);
         let has_authorization = request.has("authorization");
 
         if policy == RequestPolicy::Lookup {
