@@ -196,6 +196,8 @@ fn responses_that_must_not_be_stored_are_not() {
         (200, vec![("cache-control", "no-cache, max-age=60")]),
         (200, vec![("cache-control", CACHEABLE), ("vary", "*")]),
         (200, vec![("cache-control", "max-age=0")]),
+        (200, vec![("cache-control", "max-age=-5")]),
+        (200, vec![("cache-control", "public, max-age=60, max-age=0")]),
         (200, vec![("cache-control", "max-age=60"), ("age", "60")]),
         (200, vec![("expires", "0")]),
         (404, vec![]),

@@ -65,11 +65,12 @@ pub fn freshness(
         source,
     };
 
-    if let Some(secs) = cache_control.seconds("s-maxage") {
-        return seconds(secs, Source::SMaxAge);
+    // An unusable or conflicting directive makes the response stale (lifetime 0).
+    if let Some(secs) = cache_control.strict_seconds("s-maxage") {
+        return seconds(secs.unwrap_or(0), Source::SMaxAge);
     }
-    if let Some(secs) = cache_control.seconds("max-age") {
-        return seconds(secs, Source::MaxAge);
+    if let Some(secs) = cache_control.strict_seconds("max-age") {
+        return seconds(secs.unwrap_or(0), Source::MaxAge);
     }
     if let Some(expires) = headers.expires {
         let date = headers.date.and_then(parse_http_date).unwrap_or(now_secs);
@@ -127,7 +128,11 @@ mod tests {
                 0,
                 Source::Expires,
             ),
-            ("max-age=abc", date, None, 3600, Source::Default),
+            ("max-age=abc", date, None, 0, Source::MaxAge),
+            ("max-age=-5", date, None, 0, Source::MaxAge),
+            ("max-age=60, max-age=0", date, None, 0, Source::MaxAge),
+            ("max-age=60, Max-Age=60", date, None, 60, Source::MaxAge),
+            ("s-maxage=x, max-age=60", date, None, 0, Source::SMaxAge),
             ("", date, None, 3600, Source::Default),
             ("max-age=0", date, None, 0, Source::MaxAge),
         ];

@@ -31,6 +31,18 @@ impl CacheControl {
         self.directives.iter().any(|(n, _)| n == name)
     }
 
+    /// A delta-seconds directive for freshness: None when absent, `Err` when it is
+    /// unusable (not a whole number, or given twice with different values), which RFC 9111
+    /// section 4.2.1 encourages caches to treat as stale.
+    pub fn strict_seconds(&self, name: &str) -> Option<Result<u64, ()>> {
+        let mut values = self.directives.iter().filter(|(n, _)| n == name).map(|(_, v)| v);
+        let first = values.next()?;
+        if values.any(|other| other != first) {
+            return Some(Err(()));
+        }
+        Some(first.as_deref().and_then(parse_delta_seconds).ok_or(()))
+    }
+
     /// A delta-seconds directive (`max-age`, `s-maxage`). RFC 9111 section 1.2.2: a value
     /// too large to hold is taken as the largest one we can (2^31 s, about 68 years); a value
     /// that is not a whole number makes the directive unusable.
