@@ -197,7 +197,10 @@ fn responses_that_must_not_be_stored_are_not() {
         (200, vec![("cache-control", CACHEABLE), ("vary", "*")]),
         (200, vec![("cache-control", "max-age=0")]),
         (200, vec![("cache-control", "max-age=-5")]),
-        (200, vec![("cache-control", "public, max-age=60, max-age=0")]),
+        (
+            200,
+            vec![("cache-control", "public, max-age=60, max-age=0")],
+        ),
         (200, vec![("cache-control", "max-age=60"), ("age", "60")]),
         (200, vec![("expires", "0")]),
         (404, vec![]),
@@ -809,4 +812,30 @@ fn concurrent_misses_each_go_upstream_and_later_requests_hit() {
         after <= 4,
         "at most one more per worker that saw no miss: {after}"
     );
+}
+
+/// A 304 from the cache carries the validators of the answer it stands for.
+#[test]
+fn a_304_carries_the_etag_and_vary_of_the_compressed_answer() {
+    let json = "[1,2,3]".repeat(300);
+    let upstream = Upstream::start(move |_| {
+        Reply::ok("application/json", &json)
+            .header("cache-control", CACHEABLE)
+            .header("etag", "\"v1\"")
+    });
+    let envoy = envoy(&upstream);
+    get(&envoy, "/api/list");
+
+    let full = Request::get("/api/list")
+        .header("accept-encoding", "gzip")
+        .send(envoy.port);
+    let not_modified = Request::get("/api/list")
+        .header("accept-encoding", "gzip")
+        .header("if-none-match", "W/\"v1\"")
+        .send(envoy.port);
+
+    assert_eq!(full.header("etag"), Some("W/\"v1\""));
+    assert_eq!(not_modified.status, 304);
+    assert_eq!(not_modified.header("etag"), full.header("etag"));
+    assert_eq!(not_modified.header("vary"), full.header("vary"));
 }

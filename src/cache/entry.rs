@@ -108,12 +108,14 @@ impl Entry {
                 status: 304,
                 headers,
                 body: Rc::from(Vec::new()),
+                content_type: self.header("content-type").map(str::to_string),
             };
         }
         Hit {
             status: self.status,
             headers,
             body: Rc::clone(&self.body),
+            content_type: self.header("content-type").map(str::to_string),
         }
     }
 }
@@ -134,6 +136,9 @@ pub struct Hit {
     pub status: u32,
     pub headers: Vec<(String, String)>,
     pub body: Rc<[u8]>,
+    /// The stored answer's `Content-Type`, which a `304` does not repeat but whose
+    /// compression decision (hence its `ETag` and `Vary`) depends on.
+    pub content_type: Option<String>,
 }
 
 /// Hop-by-hop fields (RFC 9110 section 7.6.1) belong to one connection, never to a

@@ -124,6 +124,22 @@ impl EdgeFilter {
     pub(super) fn compress_hit(&self, key: &[u8], mut hit: Hit, request: &RequestFacts) -> Hit {
         let compression = &self.shared.config.compression;
         let mut listed = hit.headers.clone();
+        if hit.status == 304 {
+            // A 304 stands for the full answer this client would get: it carries that
+            // answer's ETag and Vary (RFC 9110 section 15.4.5), and nothing else changes.
+            listed.push((":status".to_string(), "200".to_string()));
+            if let Some(content_type) = &hit.content_type {
+                listed.push(("content-type".to_string(), content_type.clone()));
+            }
+            let response = ResponseFacts::from_headers(&listed, false);
+            let decision = decide(compression, request, &response);
+            let edits: Vec<HeaderEdit> = edits_for(&decision, &response)
+                .into_iter()
+                .filter(|edit| matches!(edit, HeaderEdit::Set("etag" | "vary", _)))
+                .collect();
+            apply_to_header_list(&mut hit.headers, &edits);
+            return hit;
+        }
         listed.push((":status".to_string(), hit.status.to_string()));
         listed.push(("content-length".to_string(), hit.body.len().to_string()));
         let response = ResponseFacts::from_headers(&listed, hit.body.is_empty());

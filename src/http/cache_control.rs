@@ -35,7 +35,11 @@ impl CacheControl {
     /// unusable (not a whole number, or given twice with different values), which RFC 9111
     /// section 4.2.1 encourages caches to treat as stale.
     pub fn strict_seconds(&self, name: &str) -> Option<Result<u64, ()>> {
-        let mut values = self.directives.iter().filter(|(n, _)| n == name).map(|(_, v)| v);
+        let mut values = self
+            .directives
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v);
         let first = values.next()?;
         if values.any(|other| other != first) {
             return Some(Err(()));
