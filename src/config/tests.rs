@@ -129,6 +129,10 @@ fn every_rejection_names_its_field() {
         ),
         // query cache ranges.
         (
+            r#"{"query_cache": {"prefixes": []}}"#,
+            "query_cache.prefixes",
+        ),
+        (
             r#"{"query_cache": {"prefixes": [""]}}"#,
             "query_cache.prefixes[0]",
         ),
@@ -233,6 +237,13 @@ fn the_error_line_reads_field_then_reason() {
         error.to_string(),
         "favicon.max_age: -1 is out of range, expected 0 to 31536000"
     );
+}
+
+#[test]
+fn duration_ranges_read_as_the_configuration_writes_them() {
+    let error = rejection(r#"{"health": {"ttl": "2h"}}"#);
+
+    assert_eq!(error.reason, "\"2h\" is out of range, expected 0s to 1h");
 }
 
 #[test]

@@ -107,6 +107,12 @@ impl TryFrom<RawQueryCache> for QueryCacheConfig {
     type Error = ConfigError;
 
     fn try_from(raw: RawQueryCache) -> Result<Self, Self::Error> {
+        if raw.enabled && raw.prefixes.is_empty() {
+            return Err(ConfigError::new(
+                "query_cache.prefixes",
+                "needs at least one prefix while the query cache is enabled",
+            ));
+        }
         for (i, prefix) in raw.prefixes.iter().enumerate() {
             check_path(&format!("query_cache.prefixes[{i}]"), prefix)?;
         }
@@ -265,10 +271,26 @@ fn duration_in_range(
     if duration < min || duration > max {
         return Err(ConfigError::new(
             field,
-            format!("{text:?} is out of range, expected {min:?} to {max:?}"),
+            format!(
+                "{text:?} is out of range, expected {} to {}",
+                as_written(min),
+                as_written(max)
+            ),
         ));
     }
     Ok(duration)
+}
+
+/// A duration the way the configuration writes them (`0s`, `30d` as `720h`, `1h`).
+fn as_written(duration: Duration) -> String {
+    let millis = duration.as_millis();
+    match millis {
+        0 => "0s".to_string(),
+        m if m % 3_600_000 == 0 => format!("{}h", m / 3_600_000),
+        m if m % 60_000 == 0 => format!("{}m", m / 60_000),
+        m if m % 1000 == 0 => format!("{}s", m / 1000),
+        m => format!("{m}ms"),
+    }
 }
 
 fn check_path(field: &str, path: &str) -> Result<(), ConfigError> {
