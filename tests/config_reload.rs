@@ -3,12 +3,11 @@
 
 mod support;
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use support::envoy::wasm_module;
-use support::{Envoy, Reply, Request, Upstream};
+use support::{free_port, Envoy, Reply, Request, Upstream};
 
 /// One listener named `edge` on `port`, with the module configured by `plugin_config`.
 fn listener_resource(port: u16, plugin_config: &str) -> String {
@@ -106,11 +105,7 @@ fn favicon_max_age(port: u16) -> String {
 #[test]
 fn a_listener_update_with_a_bad_plugin_configuration_is_rejected_and_the_old_one_serves() {
     let upstream = Upstream::start(|_| Reply::ok("text/plain", "from upstream"));
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let lds_dir = tempfile::tempdir().unwrap();
     let lds_path = lds_dir.path().join("lds.yaml");
     publish(

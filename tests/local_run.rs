@@ -4,18 +4,10 @@
 
 mod support;
 
-use std::net::TcpListener;
 
 use support::envoy::project_root;
+use support::free_port;
 use support::{Envoy, Request};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// envoy.yaml with the edge and admin ports left to the kernel and the demo upstream moved
 /// to a free port (its listener and the cluster that points at it).

@@ -3,12 +3,12 @@
 
 mod support;
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::envoy::project_root;
+use support::free_port;
 use support::{Envoy, EnvoyOptions, Reply, Request, Upstream};
 
 fn promtool(args: &[&str]) -> String {
@@ -148,14 +148,6 @@ impl Drop for Prometheus {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn wait_for(what: &str, ready: impl Fn() -> bool) {

@@ -14,3 +14,11 @@ pub use client::{Request, Response};
 pub use envoy::{Envoy, EnvoyOptions};
 #[allow(unused_imports)]
 pub use upstream::{RecordedRequest, Reply, Upstream};
+
+/// A port on 127.0.0.1 that was free a moment ago, for servers that need one up front.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port on loopback")
+}
