@@ -4,7 +4,6 @@
 
 mod support;
 
-
 use support::envoy::project_root;
 use support::free_port;
 use support::{Envoy, Request};

@@ -112,6 +112,7 @@ fn mixed_traffic_is_served_correctly_with_flat_memory_and_exact_counts() {
     let warm_up_ends = Instant::now() + Duration::from_secs(seconds / 5);
     let ends = Instant::now() + Duration::from_secs(seconds);
     let mut memory_after_warm_up = None;
+    let mut resident_after_warm_up = None;
     let clients: Vec<_> = (0..connections)
         .map(|c| {
             let sent = Arc::clone(&sent);
@@ -139,6 +140,7 @@ fn mixed_traffic_is_served_correctly_with_flat_memory_and_exact_counts() {
     while Instant::now() < ends {
         if memory_after_warm_up.is_none() && Instant::now() >= warm_up_ends {
             memory_after_warm_up = envoy.stat("server.memory_allocated");
+            resident_after_warm_up = Some(envoy.resident_memory().0);
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -149,14 +151,23 @@ fn mixed_traffic_is_served_correctly_with_flat_memory_and_exact_counts() {
     let requests = sent.load(Ordering::Relaxed);
     let before = memory_after_warm_up.expect("memory after warm-up");
     let after = envoy.stat("server.memory_allocated").unwrap();
+    // Envoy's allocator does not see the wasm VMs' memory, where the caches live: the
+    // resident size does.
+    let resident_before = resident_after_warm_up.expect("resident memory after warm-up");
+    let resident_after = envoy.resident_memory().0;
     println!(
         "soak: {requests} requests in {seconds} s over {connections} connections, \
-         {workers} workers; Envoy memory_allocated {before} after warm-up, {after} at the end"
+         {workers} workers; Envoy memory_allocated {before} after warm-up, {after} at the end; \
+         resident {resident_before} after warm-up, {resident_after} at the end"
     );
     assert_eq!(envoy.metric("edge_http_requests_total"), requests);
     assert!(
         after < before + 16 * 1024 * 1024,
         "memory grew from {before} to {after} after warm-up"
+    );
+    assert!(
+        resident_after < resident_before + 32 * 1024 * 1024,
+        "resident memory grew from {resident_before} to {resident_after} after warm-up"
     );
     let log = envoy.log();
     assert!(!log.contains("panicked"), "{log}");
