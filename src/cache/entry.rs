@@ -25,9 +25,8 @@ pub struct Entry {
     pub vary: VaryValues,
     /// Whether a request carrying `Authorization` may be answered with it.
     pub serves_authorized: bool,
-    /// Encoded forms of the body kept beside it, so a hit need not compress again.
-    /// TODO: filled through `Store::add_variant` by the compression of hits once
-    /// `src/compress` is wired in; the store already counts these bytes in its budget.
+    /// Encoded forms of the body kept beside it, so a hit need not compress again. The
+    /// first compressed hit adds one through `Store::add_variant`, which counts its bytes.
     pub variants: Vec<Variant>,
 }
 
