@@ -796,3 +796,82 @@ fn an_8_mib_chunked_response_streams_without_buffer_errors_in_bounded_memory() {
         (64 * KIB + 3 * 8 * MIB) as u64
     );
 }
+
+// ---- HTTP/2 upstreams and trailers ----
+
+/// Envoy talking HTTP/2 to the upstream, the harness's upstream answering in kind.
+fn http2_upstream_options() -> EnvoyOptions {
+    EnvoyOptions {
+        upstream_http2: true,
+        ..EnvoyOptions::default()
+    }
+}
+
+/// Decodes as much of a gzip stream as it holds, complete or not.
+fn gunzip_what_arrived(bytes: &[u8]) -> Vec<u8> {
+    let mut decoder = flate2::read::GzDecoder::new(bytes);
+    let mut out = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while let Ok(n) = decoder.read(&mut buffer) {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buffer[..n]);
+    }
+    out
+}
+
+/// C14: an HTTP/2 upstream sends no length at all; the body is compressed as it streams.
+#[test]
+fn an_http2_upstream_body_without_a_length_is_compressed_whole() {
+    let upstream =
+        Upstream::start(|_| Reply::ok("application/json", text(64 * KIB)).chunked(&[8 * KIB; 8]));
+    let envoy = Envoy::start(upstream.port, &http2_upstream_options());
+
+    let response = get("/stream", "gzip").send(envoy.port);
+
+    assert_gzip(&response, &text(64 * KIB), "HTTP/2 upstream");
+    assert_eq!(
+        envoy.metric("edge_compression_bytes_in_total"),
+        64 * KIB as u64
+    );
+}
+
+/// C15: trailers nobody announced end a compressed body; every chunk was flushed as it
+/// passed, so the client has all of the content, though not the stream's end.
+#[test]
+fn unannounced_trailers_after_a_compressed_body_lose_no_content() {
+    let upstream = Upstream::start(|_| {
+        Reply::ok("application/json", text(16 * KIB))
+            .chunked(&[8 * KIB, 8 * KIB])
+            .trailer("x-checksum", "42")
+    });
+    let envoy = Envoy::start(upstream.port, &http2_upstream_options());
+
+    let response = get("/stream", "gzip").send(envoy.port);
+
+    assert_eq!(response.header("content-encoding"), Some("gzip"));
+    assert_eq!(gunzip_what_arrived(&response.body), text(16 * KIB));
+    assert!(
+        envoy.log().contains("unannounced trailers"),
+        "{}",
+        envoy.log()
+    );
+}
+
+/// C15: a client that says it takes trailers gets the body as it is, trailers intact.
+#[test]
+fn a_client_that_accepts_trailers_gets_identity() {
+    let upstream = Upstream::start(|_| {
+        Reply::ok("application/json", text(16 * KIB))
+            .chunked(&[8 * KIB, 8 * KIB])
+            .trailer("x-checksum", "42")
+    });
+    let envoy = Envoy::start(upstream.port, &http2_upstream_options());
+
+    let response = get("/stream", "gzip")
+        .header("te", "trailers")
+        .send(envoy.port);
+
+    assert_identity(&response, &text(16 * KIB), "TE: trailers");
+}

@@ -22,6 +22,8 @@ pub struct EnvoyOptions {
     pub runtime: String,
     /// Whether the bootstrap carries the tag rule that turns the status class into a label.
     pub status_class_tag: bool,
+    /// Whether Envoy speaks HTTP/2 to the upstream (cleartext, prior knowledge).
+    pub upstream_http2: bool,
 }
 
 impl Default for EnvoyOptions {
@@ -32,6 +34,7 @@ impl Default for EnvoyOptions {
             buffer_limit_bytes: 1024 * 1024,
             runtime: "v8".to_string(),
             status_class_tag: true,
+            upstream_http2: false,
         }
     }
 }
@@ -328,6 +331,7 @@ static_resources:
       type: STATIC
       connect_timeout: 1s
       per_connection_buffer_limit_bytes: {buffer_limit}
+      {upstream_protocol}
       load_assignment:
         cluster_name: upstream
         endpoints:
@@ -341,6 +345,14 @@ static_resources:
              edge_http_responses_total(\\\\.status_class\\\\.(\\\\dxx))$\" }]"
         } else {
             "stats_tags: []"
+        },
+        upstream_protocol = if options.upstream_http2 {
+            "typed_extension_protocol_options: { envoy.extensions.upstreams.http.v3.\
+             HttpProtocolOptions: { \"@type\": type.googleapis.com/envoy.extensions.\
+             upstreams.http.v3.HttpProtocolOptions, explicit_http_config: \
+             { http2_protocol_options: {} } } }"
+        } else {
+            ""
         },
         buffer_limit = options.buffer_limit_bytes,
         runtime = options.runtime,

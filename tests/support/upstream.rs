@@ -55,6 +55,8 @@ pub struct Reply {
     pub chunk_delay: Duration,
     /// Drop the connection after sending the chunks, without ending the body.
     pub reset_after_chunks: bool,
+    /// Trailer fields sent after the chunks (HTTP/2, or HTTP/1.1 chunked).
+    pub trailers: Vec<(String, String)>,
 }
 
 impl Reply {
@@ -67,6 +69,7 @@ impl Reply {
             delay: Duration::ZERO,
             chunk_delay: Duration::ZERO,
             reset_after_chunks: false,
+            trailers: Vec::new(),
         }
     }
 
@@ -112,6 +115,12 @@ impl Reply {
 
     pub fn chunk_delay(mut self, delay: Duration) -> Reply {
         self.chunk_delay = delay;
+        self
+    }
+
+    /// Sends these trailer fields after the chunks.
+    pub fn trailer(mut self, name: &str, value: &str) -> Reply {
+        self.trailers.push((name.to_string(), value.to_string()));
         self
     }
 
@@ -239,12 +248,22 @@ async fn serve(
         None => Full::new(Bytes::from(reply.body.clone()))
             .map_err(|never| match never {})
             .boxed(),
-        Some(chunks) => streamed(chunks, reply.chunk_delay, reply.reset_after_chunks),
+        Some(chunks) => streamed(
+            chunks,
+            reply.trailers.clone(),
+            reply.chunk_delay,
+            reply.reset_after_chunks,
+        ),
     };
     Ok(response.body(body).expect("a valid scripted reply"))
 }
 
-fn streamed(chunks: Vec<Vec<u8>>, pause: Duration, reset: bool) -> ReplyBody {
+fn streamed(
+    chunks: Vec<Vec<u8>>,
+    trailers: Vec<(String, String)>,
+    pause: Duration,
+    reset: bool,
+) -> ReplyBody {
     let (sender, receiver) = mpsc::channel::<Result<Frame<Bytes>, std::io::Error>>(4);
     tokio::spawn(async move {
         for (i, chunk) in chunks.into_iter().enumerate() {
@@ -262,6 +281,19 @@ fn streamed(chunks: Vec<Vec<u8>>, pause: Duration, reset: bool) -> ReplyBody {
         if reset {
             let error = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "scripted reset");
             let _ = sender.send(Err(error)).await;
+            return;
+        }
+        if !trailers.is_empty() {
+            let mut fields = hyper::HeaderMap::new();
+            for (name, value) in trailers {
+                if let (Ok(name), Ok(value)) = (
+                    hyper::header::HeaderName::from_bytes(name.as_bytes()),
+                    hyper::header::HeaderValue::from_str(&value),
+                ) {
+                    fields.append(name, value);
+                }
+            }
+            let _ = sender.send(Ok(Frame::trailers(fields))).await;
         }
     });
     let stream = tokio_stream_from(receiver);
