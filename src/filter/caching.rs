@@ -24,6 +24,8 @@ pub(super) enum Kind {
     Query,
     /// An unsafe request whose success makes the query cache's entry stale.
     Invalidation,
+    /// A request the query cache's rules keep away from it; its answer only says so.
+    Bypass,
 }
 
 impl Kind {
@@ -32,6 +34,7 @@ impl Kind {
             Kind::Health => "health",
             Kind::Query => "query_cache",
             Kind::Invalidation => "query_cache invalidation",
+            Kind::Bypass => "query_cache bypass",
         }
     }
 }
@@ -101,6 +104,11 @@ impl EdgeFilter {
         end_of_stream: bool,
     ) -> Option<Capture> {
         let kind = forwarded.target.kind;
+        if kind == Kind::Bypass {
+            // RFC 9211: the cache was configured not to handle this request.
+            self.add_http_response_header("cache-status", "edge-optimizer; fwd=bypass");
+            return None;
+        }
         if kind == Kind::Invalidation {
             if status.is_some_and(|s| (200..400).contains(&s)) {
                 self.invalidate(&forwarded.target.key);
@@ -113,7 +121,7 @@ impl EdgeFilter {
             (None, _) => Err("no valid :status".to_string()),
             (Some(status), Kind::Health) => self.health_entry(status, raw, now_ms),
             (Some(status), Kind::Query) => self.query_entry(&forwarded, status, raw, now_ms),
-            (Some(_), Kind::Invalidation) => Err("an invalidation stores nothing".to_string()),
+            (Some(_), Kind::Invalidation | Kind::Bypass) => Err("nothing to store".to_string()),
         };
 
         let entry = match entry {
@@ -218,7 +226,7 @@ impl EdgeFilter {
                 };
                 self.shared.record_query_change(change);
             }
-            Kind::Invalidation => {}
+            Kind::Invalidation | Kind::Bypass => {}
         }
         self.release(&target);
     }

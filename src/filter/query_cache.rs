@@ -96,7 +96,17 @@ impl EdgeFilter {
         let policy = request_policy(&Self::cache_request_facts(&request, path));
         if let RequestPolicy::Bypass(reason) = policy {
             debug!("#{} query_cache bypass ({reason})", self.context_id);
-            return Action::Continue;
+            return self.forward_to_cache(Forwarded {
+                target: Target {
+                    kind: Kind::Bypass,
+                    key: Vec::new(),
+                    refresh_owner: false,
+                },
+                may_store: false,
+                request_has_authorization: false,
+                request_headers: Vec::new(),
+                fwd: "bypass",
+            });
         }
 
         let now_ms = self.now_ms();
