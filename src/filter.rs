@@ -105,8 +105,10 @@ impl HttpContext for EdgeFilter {
 
         // Every request header in one host call; each step below reads from this copy.
         let request = HeaderMap::new(self.get_http_request_headers_bytes());
-        let method = request.text(":method").unwrap_or_default().into_owned();
-        let path = request.text(":path").unwrap_or_default().into_owned();
+        let method_bytes = request.get(":method").unwrap_or_default().to_vec();
+        let path_bytes = request.get(":path").unwrap_or_default().to_vec();
+        let method = String::from_utf8_lossy(&method_bytes).into_owned();
+        let path = String::from_utf8_lossy(&path_bytes).into_owned();
 
         if is_favicon_request(&self.shared.config.favicon, &method, &path) {
             debug!("#{} favicon answered locally", self.context_id);
@@ -121,7 +123,9 @@ impl HttpContext for EdgeFilter {
             coding: Some(self.coding_facts(&request, &method)),
             cache: None,
         };
-        self.try_cache_request(request).unwrap_or(Action::Continue)
+        // The caches key on the path's raw bytes, never on its lossy text.
+        self.try_cache_request(request, &method_bytes, &path_bytes)
+            .unwrap_or(Action::Continue)
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {

@@ -38,6 +38,27 @@ pub struct Variant {
 }
 
 impl Entry {
+    /// A response stored now for `ttl_ms`, body still to come, no `Vary`, no upstream age,
+    /// usable for requests with `Authorization`; callers override what their rules say.
+    pub fn stored_now(
+        status: u32,
+        headers: Vec<(String, String)>,
+        now_ms: u64,
+        ttl_ms: u64,
+    ) -> Entry {
+        Entry {
+            status,
+            headers,
+            body: Rc::from(Vec::new()),
+            stored_at_ms: now_ms,
+            expires_at_ms: now_ms.saturating_add(ttl_ms),
+            initial_age_secs: 0,
+            vary: Vec::new(),
+            serves_authorized: true,
+            variants: Vec::new(),
+        }
+    }
+
     /// What the entry costs against the byte budget, not counting its key.
     pub fn size_bytes(&self) -> usize {
         let headers: usize = self.headers.iter().map(|(n, v)| n.len() + v.len()).sum();

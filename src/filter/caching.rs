@@ -76,20 +76,22 @@ impl EdgeFilter {
     }
 
     /// Answers from a cache or arranges to fill one; None when no cache applies.
-    pub(super) fn try_cache_request(&mut self, request: HeaderMap) -> Option<Action> {
-        let method = request.get(":method").unwrap_or_default().to_vec();
-        let path = request.get(":path").unwrap_or_default().to_vec();
-
-        if is_health_request(&self.shared.config.health, &method, &path) {
-            return Some(self.health_request(&request, &method, &path));
+    pub(super) fn try_cache_request(
+        &mut self,
+        request: HeaderMap,
+        method: &[u8],
+        path: &[u8],
+    ) -> Option<Action> {
+        if is_health_request(&self.shared.config.health, method, path) {
+            return Some(self.health_request(&request, method, path));
         }
-        if !self.in_query_prefixes(&path) {
+        if !self.in_query_prefixes(path) {
             return None;
         }
-        match method.as_slice() {
-            b"GET" | b"HEAD" => Some(self.query_request(request, &method, &path)),
+        match method {
+            b"GET" | b"HEAD" => Some(self.query_request(request, method, path)),
             b"OPTIONS" | b"TRACE" => None,
-            _ => Some(self.invalidate_on_success(&request, &path)),
+            _ => Some(self.invalidate_on_success(&request, path)),
         }
     }
 

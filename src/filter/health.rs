@@ -1,8 +1,6 @@
 //! The health steps of the request state machine: answer a probe from the fixed-TTL cache
 //! or send it upstream as this worker's one refresh of its key.
 
-use std::rc::Rc;
-
 use log::debug;
 use proxy_wasm::types::{Action, Bytes};
 
@@ -99,16 +97,6 @@ impl EdgeFilter {
         let headers = stored_headers(raw).ok_or("a header value is not UTF-8")?;
         let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
 
-        Ok(Entry {
-            status,
-            headers,
-            body: Rc::from(Vec::new()),
-            stored_at_ms: now_ms,
-            expires_at_ms: now_ms.saturating_add(ttl_ms),
-            initial_age_secs: 0,
-            vary: Vec::new(),
-            serves_authorized: true,
-            variants: Vec::new(),
-        })
+        Ok(Entry::stored_now(status, headers, now_ms, ttl_ms))
     }
 }

@@ -2,8 +2,6 @@
 //! whether to look up, answer a fresh hit, and on a miss build the entry to store from the
 //! upstream's headers, following RFC 9111.
 
-use std::rc::Rc;
-
 use log::debug;
 use proxy_wasm::types::{Action, Bytes};
 
@@ -236,15 +234,10 @@ impl EdgeFilter {
             .collect();
 
         Ok(Entry {
-            status,
-            headers,
-            body: Rc::from(Vec::new()),
-            stored_at_ms: now_ms,
-            expires_at_ms: now_ms.saturating_add(ttl_ms),
             initial_age_secs: fresh.initial_age_secs,
             vary,
             serves_authorized: may_serve_authorized(&facts.cache_control),
-            variants: Vec::new(),
+            ..Entry::stored_now(status, headers, now_ms, ttl_ms)
         })
     }
 }
